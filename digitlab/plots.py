@@ -1,0 +1,359 @@
+"""Figures from Histories and predictions: learning curves, run overlays, gradient norms,
+seed spread, digit galleries and confusion matrices.
+
+This is the only module that imports matplotlib. Every function returns a new
+matplotlib.figure.Figure built without pyplot: no global state, nothing to close, and it
+works headless. Jupyter shows it inline when it is the value of a cell (see InlineFigure).
+Every plot stays readable without colour: the Okabe-Ito palette (safe for colour-blind
+readers) plus a distinct line style and marker for each series.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from digitlab.data.splits import CLASSES, IMAGE_SIDE, PIXELS
+from digitlab.history import History
+from digitlab.metrics import as_digits, confusion_counts
+from digitlab.settings import TrainingSettings
+
+# Okabe-Ito, ordered so that neighbouring series differ most; yellow is faint on white, so last.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+WRONG = PALETTE[1]
+_SERIES_STYLES = {
+    "color": PALETTE,
+    "linestyle": ["-", "--", ":", "-."] * 2,
+    "marker": ["o", "s", "^", "D", "v", "P", "X", "*"],
+}
+METRICS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+
+
+class InlineFigure(Figure):
+    """A Figure that Jupyter shows as a picture even when pyplot was never imported.
+
+    Jupyter learns to draw Figures only when pyplot loads its inline backend; until then
+    a plain Figure shows as the text "<Figure size 700x450 with 1 Axes>".
+    """
+
+    def _repr_png_(self) -> bytes:
+        png = io.BytesIO()
+        self.savefig(png, format="png")
+        return png.getvalue()
+
+
+def describe_settings(settings: TrainingSettings) -> str:
+    """A title line such as "2 layers x 16, relu, step 0.1, batch 32, seed 0"."""
+    return ", ".join(_aspects(settings))
+
+
+def learning_curves(history: History) -> Figure:
+    """Loss (left) and accuracy (right) per epoch, train against validation.
+
+    The title states the settings. The history's notes (such as a collapse) and an early
+    stop are printed under the plots, so they travel with the figure.
+    """
+    _check_histories([history])
+    fig = InlineFigure(figsize=(10, 4), layout="constrained")
+    for ax, quantity in zip(fig.subplots(1, 2), ("loss", "accuracy"), strict=True):
+        _epoch_axes(ax, quantity)
+        for part in ("train", "validation"):
+            _plot_epochs(ax, getattr(history, f"{part}_{quantity}"), part)
+        ax.set_title(quantity.capitalize())
+        ax.legend()
+    fig.suptitle(describe_settings(history.settings))
+    notes = list(history.notes)
+    if history.stopped_early:
+        notes.append(
+            f"Stopped early after epoch {history.epochs} of {history.settings.max_epochs}."
+        )
+    if notes:
+        _add_notes(fig, notes)
+    return fig
+
+
+def compare_runs(
+    histories: Sequence[History],
+    metric: str = "validation_accuracy",
+    labels: Sequence[str] | None = None,
+) -> Figure:
+    """One metric of several runs on one axes.
+
+    metric: one of METRICS. labels: one per history; by default, the settings in which the
+    runs differ (e.g. "step 0.0001", "step 5"), while the title states those they share.
+    """
+    histories = _check_histories(histories)
+    _check_metric(metric)
+    shared, differing = _split_settings(histories)
+    if labels is None:
+        labels = differing
+    elif len(labels) != len(histories):
+        raise ValueError(f"Give one label per history: {len(labels)} labels for "
+                         f"{len(histories)} histories.")
+    fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    _epoch_axes(ax, metric)
+    for history, label in zip(histories, labels, strict=True):
+        _plot_epochs(ax, getattr(history, metric), label)
+    ax.set_title(_title(_metric_name(metric).capitalize(), shared))
+    _legend_outside(ax)
+    return fig
+
+
+def gradient_norms(history: History) -> Figure:
+    """Each linear layer's gradient norm per epoch, on a log axis.
+
+    history.grad_norms: (epochs, linear layers), input side first. Vanishing gradients,
+    as in a deep sigmoid network, show as lines far apart: the input side learns slowest.
+    """
+    _check_histories([history])
+    norms = np.array(history.grad_norms)
+    fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    _epoch_axes(ax, "gradient norm of the weights")
+    ax.set_yscale("log")
+    layers = norms.shape[1]
+    for index, layer_norms in enumerate(norms.T):
+        _plot_epochs(ax, layer_norms, _layer_name(index, layers))
+    ax.set_title(_title("Gradient norm per layer (mean over each epoch's minibatches)",
+                        [describe_settings(history.settings)]))
+    _legend_outside(ax)
+    return fig
+
+
+def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy") -> Figure:
+    """Runs that differ only in their seed: each as a thin line, their mean ± one standard
+    deviation as a band, and each run's final value in the legend and the title.
+
+    metric: one of METRICS. The standard deviation is np.std's (ddof=0), taken over the
+    epochs that every run finished.
+    """
+    histories = _check_histories(histories)
+    _check_metric(metric)
+    shared, labels = _split_settings(histories)
+    if len({history.settings.replace(seed=0, max_epochs=1) for history in histories}) > 1:
+        raise ValueError("seed_spread needs runs that differ only in their seed, but these "
+                         "differ in more: " + "; ".join(labels))
+    common = min(history.epochs for history in histories)
+    runs = np.array([getattr(history, metric)[:common] for history in histories])
+    mean, std = runs.mean(axis=0), runs.std(axis=0)
+    finals = np.array([getattr(history, metric)[-1] for history in histories])
+
+    fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    _epoch_axes(ax, metric)
+    for history, label in zip(histories, labels, strict=True):
+        series = getattr(history, metric)
+        # The marker sits on the final value only, so the end points can be told apart.
+        _plot_epochs(ax, series, f"{label}: {_format(metric, series[-1])}",
+                     markevery=[-1], linewidth=0.8)
+    epochs = np.arange(1, common + 1)
+    ax.fill_between(epochs, mean - std, mean + std, color="0.5", alpha=0.25, linewidth=0,
+                    label="mean ± 1 std")
+    ax.plot(epochs, mean, color="black", linestyle="-", marker="none", linewidth=2.5,
+            label="mean")
+    name = _metric_name(metric)
+    ax.set_title(_title(f"{name.capitalize()} over {len(histories)} seeds", shared)
+                 + f"\nfinal {name}: {_format(metric, finals.mean())} ± "
+                 f"{_format(metric, finals.std())}")
+    _legend_outside(ax)
+    return fig
+
+
+def digit_gallery(
+    images: np.ndarray,
+    labels: Sequence[int] | np.ndarray | None = None,
+    predictions: Sequence[int] | np.ndarray | None = None,
+    *,
+    columns: int = 10,
+    max_images: int = 50,
+    settings: TrainingSettings | None = None,
+) -> Figure:
+    """The first max_images images as 28x28 greyscale pictures, `columns` to a row.
+
+    images: (N, 784), one flattened image per row. labels, predictions: (N,) digits 0-9.
+    With both, a wrong prediction reads "pred 3 ✗ / true 5" under a thick frame, so it
+    stands out without colour. settings: the network behind the predictions, for the title.
+    """
+    images = np.asarray(images)
+    if images.ndim != 2 or images.shape[1] != PIXELS or not len(images):
+        raise ValueError(f"images must be (N, {PIXELS}) with N >= 1, one flattened "
+                         f"{IMAGE_SIDE}x{IMAGE_SIDE} image per row; got shape {images.shape}.")
+    if columns < 1 or max_images < 1:
+        raise ValueError(f"columns and max_images must be >= 1, got {columns} and {max_images}.")
+    if labels is not None:
+        labels = as_digits("labels", labels, length=len(images))
+    if predictions is not None:
+        predictions = as_digits("predictions", predictions, length=len(images))
+
+    shown = min(len(images), max_images)
+    columns = min(columns, shown)
+    rows = math.ceil(shown / columns)
+    fig = InlineFigure(figsize=(1.1 * columns, 1.3 * rows + 0.5), layout="constrained")
+    both = labels is not None and predictions is not None
+    wrong_count = 0
+    for index in range(shown):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        ax.imshow(images[index].reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        caption = []
+        if predictions is not None:
+            caption.append(f"pred {predictions[index]}")
+        if labels is not None:
+            caption.append(f"true {labels[index]}")
+        wrong = both and labels[index] != predictions[index]
+        if wrong:
+            wrong_count += 1
+            caption[0] += " ✗"
+            ax.spines[:].set(color=WRONG, linewidth=3)
+        ax.set_title("\n".join(caption), fontsize=9, color=WRONG if wrong else "black",
+                     fontweight="bold" if wrong else "normal")
+    title = f"{shown} of {len(images)} images" if shown < len(images) else f"{shown} images"
+    if both:
+        title += f", {wrong_count} predicted wrong (✗)"
+    fig.suptitle(_title(title, [describe_settings(settings)] if settings else []))
+    return fig
+
+
+def confusion_matrix(
+    labels: Sequence[int] | np.ndarray,
+    predictions: Sequence[int] | np.ndarray,
+    *,
+    settings: TrainingSettings | None = None,
+) -> Figure:
+    """How often each true digit was predicted as each digit, as an annotated heatmap.
+
+    labels, predictions: (N,) digits 0-9. Rows are true digits, columns predicted digits;
+    the counts are confusion_counts(labels, predictions), and blank cells are 0.
+    settings: the network behind the predictions, for the title.
+    """
+    counts = confusion_counts(labels, predictions)
+    fig = InlineFigure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(counts, cmap="Blues")  # one hue, light to dark: readable in greyscale
+    fig.colorbar(image, ax=ax, label="images (blank cell = 0)")
+    for (true, predicted), count in np.ndenumerate(counts):
+        if count:
+            dark = count > counts.max() / 2
+            ax.text(predicted, true, str(count), ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
+    ax.set_xticks(range(CLASSES))
+    ax.set_yticks(range(CLASSES))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    total = counts.sum()
+    ax.set_title(_title(f"Confusion matrix: {total} images, "
+                        f"{np.trace(counts) / total:.1%} correct",
+                        [describe_settings(settings)] if settings else []))
+    return fig
+
+
+def _aspects(settings: TrainingSettings) -> list[str]:
+    """The settings as short phrases: the architecture, activation, step, batch and seed."""
+    architecture = (f"{settings.num_layers} layers x {settings.width}"
+                    if settings.num_layers > 1 else "1 layer")
+    return [architecture, settings.activation, f"step {settings.step_size:g}",
+            f"batch {settings.batch_size}", f"seed {settings.seed}"]
+
+
+def _split_settings(histories: list[History]) -> tuple[list[str], list[str]]:
+    """(the phrases all runs share, one label per run of the phrases in which they differ).
+
+    A run whose settings equal all the others' is labelled "run 1", "run 2", ...
+    """
+    rows = [_aspects(history.settings) for history in histories]
+    differs = [len(set(column)) > 1 for column in zip(*rows, strict=True)]
+    shared = [phrase for phrase, varies in zip(rows[0], differs, strict=True) if not varies]
+    labels = [
+        ", ".join(phrase for phrase, varies in zip(row, differs, strict=True) if varies)
+        or f"run {number}"
+        for number, row in enumerate(rows, 1)
+    ]
+    return shared, labels
+
+
+def _title(what: str, settings_phrases: list[str]) -> str:
+    """`what`, with the settings on a second line when there are any."""
+    return "\n".join([what, ", ".join(settings_phrases)]) if settings_phrases else what
+
+
+def _check_histories(histories: Sequence[History]) -> list[History]:
+    histories = list(histories)
+    if not histories:
+        raise ValueError("Give at least one History; got none.")
+    for number, history in enumerate(histories, 1):
+        if not isinstance(history, History):
+            raise TypeError(f"History {number} is a {type(history).__name__}, not a History. "
+                            "(train() returns (network, history): pass the history.)")
+        if not history.epochs:
+            raise ValueError(f"History {number} has no finished epoch yet: "
+                             f"{describe_settings(history.settings)}.")
+    return histories
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}.")
+
+
+def _metric_name(metric: str) -> str:
+    """"validation_accuracy" -> "validation accuracy"."""
+    return metric.replace("_", " ")
+
+
+def _format(metric: str, value: float) -> str:
+    return f"{value:.1%}" if metric.endswith("accuracy") else f"{value:.3g}"
+
+
+def _epoch_axes(ax: Axes, quantity: str) -> None:
+    """Label ax for `quantity` (a metric or a plain name) per epoch; accuracy as percent."""
+    ax.set_prop_cycle(**_SERIES_STYLES)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_metric_name(quantity))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if quantity.endswith("accuracy"):
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    ax.grid(alpha=0.3)
+
+
+def _plot_epochs(ax: Axes, values: Sequence[float], label: str, *,
+                 markevery: int | list[int] | None = None, **style) -> None:
+    """values: (epochs,), drawn against epochs 1, 2, ... with about ten markers."""
+    epochs = np.arange(1, len(values) + 1)
+    if markevery is None:
+        markevery = max(1, len(values) // 10)
+    ax.plot(epochs, values, label=label, markersize=5, markevery=markevery, **style)
+
+
+def _legend_outside(ax: Axes) -> None:
+    """A legend right of the axes, where it cannot hide a line."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+
+
+def _layer_name(index: int, layers: int) -> str:
+    """"layer 1 (input side)", "layer 2", ..., "layer 5 (output)"."""
+    if layers == 1:
+        return "layer 1 (input and output)"
+    position = {0: " (input side)", layers - 1: " (output)"}.get(index, "")
+    return f"layer {index + 1}{position}"
+
+
+def _add_notes(fig: Figure, notes: list[str]) -> None:
+    """Print notes in a box under the axes, growing the figure to make room."""
+    text = "\n".join(textwrap.fill(f"Note: {note}", width=130) for note in notes)
+    lines = text.count("\n") + 1
+    extra = 0.2 * lines + 0.3  # inches
+    height = fig.get_figheight() + extra
+    fig.set_figheight(height)
+    fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=9,
+             bbox={"facecolor": "#FFF4DC", "edgecolor": WRONG, "boxstyle": "round"})
+    # Constrained layout ignores figure text, so keep the axes above the box.
+    fig.get_layout_engine().set(rect=(0, extra / height, 1, 1 - extra / height))

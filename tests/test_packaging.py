@@ -1,0 +1,52 @@
+"""The wheel students install holds the package and its data, and no answer of any kind."""
+
+import inspect
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+         "--disable-pip-version-check", "-w", str(folder), str(ROOT)],
+        check=True,
+    )
+    (path,) = folder.glob("digitlab-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_the_wheel_holds_only_the_package(wheel):
+    names = wheel.namelist()
+    assert "digitlab/data/mnist_5k.npz" in names and "digitlab/gradcheck.py" in names
+    outside = [name for name in names
+               if not name.startswith(("digitlab/", "digitlab-0.1.0.dist-info/"))]
+    assert outside == []
+    assert not any(name.endswith(".ipynb") or "keys" in name for name in names)
+
+
+def test_the_bundled_data_carries_no_competition_labels(wheel):
+    arrays = np.load(io.BytesIO(wheel.read("digitlab/data/mnist_5k.npz")))
+    assert sorted(arrays.files) == ["images", "labels", "test_images"]
+    assert len(arrays["labels"]) == len(arrays["images"]) == 4000
+
+
+def test_no_solution_line_is_in_the_wheel(wheel):
+    source = inspect.getsource(reference.ReferenceLinear.backward)
+    solution_lines = [line.strip() for line in source.splitlines()[1:] if line.strip()]
+    text = "\n".join(wheel.read(name).decode() for name in wheel.namelist()
+                     if name.endswith(".py"))
+    compact = text.replace(" ", "")
+    for line in solution_lines:
+        assert line.replace(" ", "") not in compact, line
+    assert "BEGIN SOLUTION" not in text

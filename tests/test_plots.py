@@ -1,0 +1,224 @@
+import io
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from reference import ReferenceLinear
+
+from digitlab import History, TrainingSettings, load_digits, train
+from digitlab.plots import (
+    compare_runs,
+    confusion_matrix,
+    describe_settings,
+    digit_gallery,
+    gradient_norms,
+    learning_curves,
+    seed_spread,
+)
+
+
+def make_history(rng: np.random.Generator, epochs: int = 6, **changes) -> History:
+    """A History of seeded random numbers, shaped like one that train() returns."""
+    settings = TrainingSettings(**changes)
+
+    def series():
+        return rng.uniform(0.05, 0.95, epochs).tolist()
+
+    return History(
+        settings,
+        train_loss=series(), train_accuracy=series(),
+        validation_loss=series(), validation_accuracy=series(),
+        grad_norms=rng.uniform(1e-4, 1, (epochs, settings.num_layers)).tolist(),
+    )
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_digits(seed=0)
+
+
+def lines_by_label(ax):
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def legend_labels(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_a_settings_title_names_every_setting():
+    settings = TrainingSettings(step_size=0.1)
+    assert describe_settings(settings) == "2 layers x 16, relu, step 0.1, batch 32, seed 0"
+    assert describe_settings(settings.replace(num_layers=1)).startswith("1 layer, relu")
+
+
+def test_learning_curves_draw_the_train_and_validation_lists_per_epoch(rng):
+    history = make_history(rng, step_size=0.1)
+    fig = learning_curves(history)
+    loss_ax, accuracy_ax = fig.axes
+    for ax, quantity in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
+        lines = lines_by_label(ax)
+        assert set(lines) == {"train", "validation"}
+        for part, line in lines.items():
+            np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5, 6])
+            np.testing.assert_array_equal(line.get_ydata(), getattr(history, f"{part}_{quantity}"))
+        assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == quantity
+    assert fig.get_suptitle() == "2 layers x 16, relu, step 0.1, batch 32, seed 0"
+    assert [text.get_text() for text in fig.texts] == [fig.get_suptitle()]  # no note box
+
+
+def test_learning_curves_show_a_collapse_note_on_the_figure(data):
+    _, history = train(TrainingSettings(step_size=5, max_epochs=1), data, linear=ReferenceLinear)
+    assert history.notes, "a step size of 5 should collapse the default network"
+    text = " ".join(text.get_text() for text in learning_curves(history).texts)
+    assert "collapsed" in " ".join(text.split())  # the note is wrapped over lines
+
+
+def test_learning_curves_say_when_a_run_stopped_early(rng):
+    history = make_history(rng, epochs=3, max_epochs=30)
+    history.stopped_early = True
+    fig = learning_curves(history)
+    texts = [text.get_text() for text in fig.texts]
+    assert texts == [fig.get_suptitle(), "Note: Stopped early after epoch 3 of 30."]
+
+
+def test_compare_runs_labels_each_run_by_the_settings_that_differ(rng):
+    histories = [make_history(rng, step_size=step) for step in (1e-4, 0.1, 5)]
+    fig = compare_runs(histories, metric="train_loss")
+    (ax,) = [ax for ax in fig.axes if ax.get_legend()]
+    assert legend_labels(ax) == ["step 0.0001", "step 0.1", "step 5"]
+    for history, line in zip(histories, ax.get_lines(), strict=True):
+        np.testing.assert_array_equal(line.get_ydata(), history.train_loss)
+    assert ax.get_title() == "Train loss\n2 layers x 16, relu, batch 32, seed 0"
+    assert ax.get_ylabel() == "train loss"
+
+
+def test_compare_runs_takes_given_labels_and_names_identical_runs_by_number(rng):
+    histories = [make_history(rng), make_history(rng)]
+    assert legend_labels(compare_runs(histories).axes[0]) == ["run 1", "run 2"]
+    fig = compare_runs(histories, labels=["mine", "theirs"])
+    assert legend_labels(fig.axes[0]) == ["mine", "theirs"]
+    with pytest.raises(ValueError, match="one label per history: 1 labels for 2"):
+        compare_runs(histories, labels=["mine"])
+
+
+def test_gradient_norms_draw_one_line_per_layer_on_a_log_axis(rng):
+    history = make_history(rng, num_layers=5, activation="sigmoid")
+    ax = gradient_norms(history).axes[0]
+    assert ax.get_yscale() == "log"
+    assert legend_labels(ax) == [
+        "layer 1 (input side)", "layer 2", "layer 3", "layer 4", "layer 5 (output)",
+    ]
+    norms = np.array(history.grad_norms)
+    for layer, line in enumerate(ax.get_lines()):
+        np.testing.assert_array_equal(line.get_ydata(), norms[:, layer])
+    assert "5 layers x 16, sigmoid" in ax.get_title()
+
+
+def test_seed_spread_draws_each_run_and_a_band_of_mean_plus_minus_std(rng):
+    histories = [make_history(rng, seed=seed) for seed in range(4)]
+    ax = seed_spread(histories).axes[0]
+    runs = np.array([history.validation_accuracy for history in histories])
+    mean, std = runs.mean(axis=0), runs.std(axis=0)
+
+    np.testing.assert_allclose(lines_by_label(ax)["mean"].get_ydata(), mean)
+    (band,) = ax.collections
+    vertices = band.get_paths()[0].vertices
+    for epoch, (low, high) in enumerate(zip(mean - std, mean + std, strict=True), 1):
+        at_epoch = vertices[np.isclose(vertices[:, 0], epoch), 1]
+        np.testing.assert_allclose([at_epoch.min(), at_epoch.max()], [low, high])
+    finals = [f"seed {seed}: {runs[seed, -1]:.1%}" for seed in range(4)]
+    assert legend_labels(ax) == [*finals, "mean ± 1 std", "mean"]
+    assert ax.get_title().endswith(f"final validation accuracy: {runs[:, -1].mean():.1%} ± "
+                                   f"{runs[:, -1].std():.1%}")
+
+
+def test_seed_spread_bands_the_epochs_every_run_finished(rng):
+    histories = [make_history(rng, seed=0, epochs=5), make_history(rng, seed=1, epochs=3)]
+    lines = lines_by_label(seed_spread(histories, metric="validation_loss").axes[0])
+    assert len(lines["mean"].get_ydata()) == 3
+    assert len(lines[f"seed 0: {histories[0].validation_loss[-1]:.3g}"].get_ydata()) == 5
+
+
+def test_seed_spread_refuses_runs_that_differ_in_more_than_the_seed(rng):
+    histories = [make_history(rng, seed=0), make_history(rng, seed=1, step_size=0.1)]
+    with pytest.raises(ValueError, match="differ only in their seed.*step 0.01, seed 0"):
+        seed_spread(histories)
+
+
+def test_the_gallery_shows_each_image_and_marks_wrong_predictions(data):
+    images = data.validation.images[:12]
+    labels = data.validation.labels[:12]
+    predictions = labels.copy()
+    predictions[[2, 7]] = (labels[[2, 7]] + 1) % 10
+    fig = digit_gallery(images, labels, predictions, columns=5)
+    assert len(fig.axes) == 12
+    for image, ax in zip(images, fig.axes, strict=True):
+        (shown,) = [artist for artist in ax.get_children() if isinstance(artist, AxesImage)]
+        np.testing.assert_array_equal(shown.get_array(), image.reshape(28, 28))
+    marked = [index for index, ax in enumerate(fig.axes) if "✗" in ax.get_title()]
+    assert marked == [2, 7]
+    assert fig.axes[2].get_title() == f"pred {predictions[2]} ✗\ntrue {labels[2]}"
+    assert fig.axes[0].get_title() == f"pred {labels[0]}\ntrue {labels[0]}"
+    assert fig.get_suptitle() == "12 images, 2 predicted wrong (✗)"
+
+
+def test_the_gallery_shows_at_most_max_images_and_says_so(data):
+    fig = digit_gallery(data.validation.images[:30], max_images=8)
+    assert len(fig.axes) == 8
+    assert fig.get_suptitle() == "8 of 30 images"
+    assert fig.axes[0].get_title() == ""
+
+
+def test_the_confusion_matrix_shows_and_annotates_the_counts():
+    labels = [0, 0, 1, 2, 2, 2]
+    predictions = [0, 1, 1, 2, 0, 2]
+    ax = confusion_matrix(labels, predictions).axes[0]
+    (heatmap,) = ax.get_images()
+    counts = np.asarray(heatmap.get_array())
+    assert counts.sum() == 6 and counts[2, 2] == 2 and counts[2, 0] == 1
+    annotations = {(text.get_position(), text.get_text()) for text in ax.texts}
+    assert annotations == {((0, 0), "1"), ((1, 0), "1"), ((1, 1), "1"), ((2, 2), "2"),
+                           ((0, 2), "1")}  # (x = predicted, y = true), zeros left blank
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted digit", "true digit")
+    assert ax.get_title() == "Confusion matrix: 6 images, 66.7% correct"
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda h: compare_runs([]), "at least one History"),
+        (lambda h: learning_curves((None, h)), "train\\(\\) returns \\(network, history\\)"),
+        (lambda h: learning_curves(History(h.settings)), "no finished epoch"),
+        (lambda h: compare_runs([h], metric="accuracy"), "metric must be one of"),
+        (lambda h: digit_gallery(np.zeros((3, 28, 28))), r"images must be \(N, 784\)"),
+        (lambda h: digit_gallery(np.zeros((3, 784)), labels=[1, 2]), "labels has 2 entries"),
+    ],
+)
+def test_bad_input_is_rejected_with_the_reason(rng, call, words):
+    with pytest.raises((TypeError, ValueError), match=words):
+        call(make_history(rng))
+
+
+def test_every_figure_saves_as_png_and_shows_inline_in_jupyter(rng):
+    history = make_history(rng, num_layers=3)
+    history.notes.append("Epoch 2: something to note.")
+    others = [history, make_history(rng, num_layers=3, seed=1)]
+    labels = rng.integers(0, 10, 20)
+    figures = [
+        learning_curves(history), compare_runs(others), gradient_norms(history),
+        seed_spread(others), digit_gallery(rng.random((20, 784)), labels, labels[::-1]),
+        confusion_matrix(labels, labels[::-1]),
+    ]
+    for fig in figures:
+        assert isinstance(fig, Figure)
+        png = io.BytesIO()
+        fig.savefig(png, format="png")
+        assert png.getvalue().startswith(b"\x89PNG")
+        # Without pyplot, Jupyter shows a figure as a picture only through _repr_png_.
+        assert fig._repr_png_().startswith(b"\x89PNG")
