@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / "digitlab-installed.txt"
-FIRST_NOTEBOOK = "notebooks/tour.ipynb"
+FIRST_NOTEBOOK = "notebooks/tour.ipynb"  # opened in the browser; the server serves ROOT
 
 
 def ensure_environment() -> None:
@@ -41,8 +41,12 @@ def ensure_environment() -> None:
 def lab(arguments: list[str]) -> int:
     # Jupyter refuses to run as root unless told; CI machines and containers run as root.
     as_root = ["--allow-root"] if os.geteuid() == 0 else []
-    command = [str(BIN / "jupyter"), "lab", FIRST_NOTEBOOK, *as_root, *arguments]
-    return subprocess.run(command, cwd=ROOT).returncode
+    # Serving the repository root keeps nbgrader_config.py in the server's view.
+    command = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}",
+               f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}", *as_root, *arguments]
+    os.chdir(ROOT)
+    # Become JupyterLab, so that Ctrl+C or a signal reaches the server itself.
+    os.execv(command[0], command)
 
 
 def test(arguments: list[str]) -> int:

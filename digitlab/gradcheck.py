@@ -143,8 +143,8 @@ def _float64_copy(layer):
 
 def _run_backward(probe, x, upstream) -> tuple[dict, str]:
     """Forward then backward once; returns the analytic gradients by name, or an error."""
+    probe.forward(x)
     try:
-        probe.forward(x)
         returned = probe.backward(upstream.copy())
     except NotImplementedError as error:
         return {}, f"backward is not implemented yet: {error}"

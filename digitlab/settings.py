@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 from digitlab.network import ACTIVATIONS
 
@@ -26,13 +27,16 @@ class TrainingSettings:
 
     def __post_init__(self):
         problems = []
-        for name in ("num_layers", "width", "batch_size", "max_epochs"):
+        for name in ("num_layers", "width", "batch_size", "max_epochs", "seed"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                problems.append(f"{name} must be a whole number >= 1, got {value!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            problems.append(f"seed must be a whole number >= 0, got {self.seed!r}")
-        if not isinstance(self.step_size, int | float) or not self.step_size > 0:
+            smallest = 0 if name == "seed" else 1
+            if not _is_whole(value) or value < smallest:
+                problems.append(f"{name} must be a whole number >= {smallest}, got {value!r}")
+            else:  # numpy integers from a slider become plain ints, so JSON can save them
+                object.__setattr__(self, name, int(value))
+        if isinstance(self.step_size, Real) and self.step_size > 0:
+            object.__setattr__(self, "step_size", float(self.step_size))
+        else:
             problems.append(f"step_size must be a positive number, got {self.step_size!r}")
         if self.activation not in ACTIVATIONS:
             problems.append(
@@ -47,3 +51,7 @@ class TrainingSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)

@@ -50,6 +50,7 @@ def train(
     loss = SoftmaxCrossEntropy()
     history = History(settings=settings)
     batch_starts = range(0, len(labels), settings.batch_size)
+    collapse_noted = False
     # A diverging run overflows long before the loss turns NaN; we report that once, below.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(1, settings.max_epochs + 1):
@@ -78,10 +79,13 @@ def train(
                                                              layer.grad_weights))
                 loss_sum += batch_loss * len(y)
                 correct += np.count_nonzero(logits.argmax(axis=1) == y)
-            _record_epoch(history, network, loss, data, epoch,
-                          train_loss=loss_sum / len(labels),
-                          train_accuracy=correct / len(labels),
-                          grad_norms=grad_norm_sums / len(batch_starts))
+            predictions = _record_epoch(history, network, loss, data,
+                                        train_loss=loss_sum / len(labels),
+                                        train_accuracy=correct / len(labels),
+                                        grad_norms=grad_norm_sums / len(batch_starts))
+            if not collapse_noted and (collapse := describe_collapse(network, predictions)):
+                history.notes.append(f"Epoch {epoch}: {collapse}")
+                collapse_noted = True
             if on_epoch is not None:
                 try:
                     on_epoch(history)
@@ -93,9 +97,12 @@ def train(
 
 def _record_epoch(
     history: History, network: Network, loss: SoftmaxCrossEntropy, data: DigitData,
-    epoch: int, *, train_loss: float, train_accuracy: float, grad_norms: np.ndarray,
-) -> None:
-    """Evaluate on the validation part and append one epoch's figures to the history."""
+    *, train_loss: float, train_accuracy: float, grad_norms: np.ndarray,
+) -> np.ndarray:
+    """Evaluate on the validation part and append one epoch's figures to the history.
+
+    Returns the (N,) predicted validation digits.
+    """
     logits = network.forward(data.validation.images)
     predictions = logits.argmax(axis=1)
     history.train_loss.append(float(train_loss))
@@ -105,10 +112,7 @@ def _record_epoch(
         float(np.mean(predictions == data.validation.labels))
     )
     history.grad_norms.append(grad_norms.tolist())
-    if not any("collapsed" in note for note in history.notes):
-        collapse = describe_collapse(network, predictions)
-        if collapse:
-            history.notes.append(f"Epoch {epoch}: {collapse}")
+    return predictions
 
 
 def describe_collapse(network: Network, predictions: np.ndarray) -> str | None:
@@ -120,10 +124,10 @@ def describe_collapse(network: Network, predictions: np.ndarray) -> str | None:
     too-large step size causes it.
     """
     relus = [layer for layer in network.layers if isinstance(layer, ReLU)]
-    dead_counts = [int(np.count_nonzero(~relu.active.any(axis=0))) for relu in relus]
-    worst = int(np.argmax(dead_counts)) if relus else 0
     if not relus or np.any(predictions != predictions[0]):
         return None
+    dead_counts = [int(np.count_nonzero(~relu.active.any(axis=0))) for relu in relus]
+    worst = int(np.argmax(dead_counts))
     units = relus[worst].active.shape[1]
     if dead_counts[worst] * 2 < units:
         return None

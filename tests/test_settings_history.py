@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from digitlab import History, TrainingSettings
@@ -46,3 +47,9 @@ def test_empty_history_says_it_has_no_epochs():
     assert "no epochs yet" in repr(history)
     with pytest.raises(ValueError, match="no finished epoch"):
         history.final_validation_accuracy  # noqa: B018 - the property access is the test
+
+
+def test_numpy_numbers_become_plain_python_numbers():
+    settings = TrainingSettings(width=np.int64(32), step_size=np.float32(0.5))
+    assert type(settings.width) is int and type(settings.step_size) is float
+    assert History.from_json(History(settings).to_json()).settings == settings

@@ -2,6 +2,8 @@
 
 from digitlab.data.bundled import load_bundled_pixels, load_digits
 from digitlab.data.errors import DataFormatError
+from digitlab.data.idx import load_mnist_idx, read_idx
+from digitlab.data.kaggle import load_kaggle, read_kaggle_test, read_kaggle_train
 from digitlab.data.splits import DigitData, LabelledImages, split_digits, stratified_split
 
 __all__ = [
@@ -10,6 +12,11 @@ __all__ = [
     "LabelledImages",
     "load_bundled_pixels",
     "load_digits",
+    "load_kaggle",
+    "load_mnist_idx",
+    "read_idx",
+    "read_kaggle_test",
+    "read_kaggle_train",
     "split_digits",
     "stratified_split",
 ]
