@@ -50,3 +50,11 @@ def test_no_solution_line_is_in_the_wheel(wheel):
     for line in solution_lines:
         assert line.replace(" ", "") not in compact, line
     assert "BEGIN SOLUTION" not in text
+
+
+def test_the_core_imports_without_matplotlib_or_ipywidgets():
+    probe = ("import sys, digitlab, digitlab.data; "
+             "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
