@@ -8,6 +8,7 @@ layer, and the student's analytic gradients are compared with it entry by entry.
 from __future__ import annotations
 
 import copy
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,7 +58,11 @@ class QuantityCheck:
         verdict = "PASS" if self.passed else "FAIL"
         line = (f"  {self.name:<15} max abs diff {self.max_abs_difference:9.2e}   "
                 f"relative error {self.relative_error:9.2e}   {verdict}")
-        return line + (f"\n      -> {self.diagnosis}" if self.diagnosis else "")
+        if not self.diagnosis:
+            return line
+        # Wrapped so that a notebook shows the whole diagnosis without scrolling sideways.
+        return line + "\n" + textwrap.fill(self.diagnosis, width=90, initial_indent="      -> ",
+                                           subsequent_indent="         ")
 
 
 @dataclass
