@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -38,7 +39,7 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def lab(arguments: list[str]) -> int:
+def lab(arguments: list[str]) -> NoReturn:
     # Jupyter refuses to run as root unless told; CI machines and containers run as root.
     as_root = ["--allow-root"] if os.geteuid() == 0 else []
     # Serving the repository root keeps nbgrader_config.py in the server's view.

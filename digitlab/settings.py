@@ -49,9 +49,6 @@ class TrainingSettings:
         """A copy with some fields changed, e.g. settings.replace(step_size=5)."""
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def _is_whole(value) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
