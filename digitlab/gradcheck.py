@@ -110,7 +110,7 @@ def check_layer(
         checks in well under a second.
     """
     rng = np.random.default_rng(seed)
-    probe = _float64_copy(layer)
+    probe = float64_copy(layer)
     if x is None:
         x = rng.normal(size=(batch_size, probe.weights.shape[0]))
     x = np.array(x, dtype=np.float64)
@@ -139,7 +139,21 @@ def check_layer(
     return report
 
 
-def _float64_copy(layer):
+def compare_gradient(
+    name: str, analytic, numeric: np.ndarray, batch_size: int,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> QuantityCheck:
+    """Compare a whole analytic gradient with a whole numerical one of the right shape.
+
+    The diagnosis names a common mistake (sign, batch factor, transpose) when one fits.
+    """
+    numeric = np.asarray(numeric, dtype=np.float64)
+    return _compare(name, _copy_or_none(analytic), numeric.shape, numeric.reshape(-1),
+                    np.arange(numeric.size), batch_size, threshold)
+
+
+def float64_copy(layer):
+    """A deep copy of the layer with float64 parameters, for exact finite differences."""
     probe = copy.deepcopy(layer)
     for name in probe.parameter_names:
         setattr(probe, name, np.array(getattr(probe, name), dtype=np.float64))

@@ -1,0 +1,128 @@
+"""Submission files in the Kaggle digit-recognizer format, and their accuracy.
+
+A submission is a CSV with the header `ImageId,Label` and one row per test image: its
+1-based id and the predicted digit. Kaggle accepts a UTF-8 byte-order mark and Windows line
+endings, and so do we.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from digitlab.data.splits import CLASSES
+from digitlab.metrics import as_digits
+
+HEADER = "ImageId,Label"
+
+
+class SubmissionError(ValueError):
+    """A submission file cannot be scored; the message lists every problem found."""
+
+
+def write_submission(predictions, path: str | Path = "submission.csv") -> Path:
+    """Write predictions (N,) digits as `ImageId,Label` rows, ids 1..N.
+
+    The file is written next to its destination and then renamed, so an interrupted write
+    never leaves half a file behind. Returns the path written.
+    """
+    digits = as_digits("predictions", predictions)
+    path = Path(path)
+    rows = "".join(f"{image_id},{label}\n" for image_id, label in enumerate(digits, 1))
+    handle, temporary = tempfile.mkstemp(dir=path.parent or ".", suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            file.write(HEADER + "\n" + rows)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_submission(path: str | Path, n_images: int) -> list[str]:
+    """Every problem that stops the file being scored, one sentence each; [] if valid."""
+    return _parse(Path(path), n_images)[1]
+
+
+def read_submission(path: str | Path, n_images: int) -> np.ndarray:
+    """The predicted digits (n_images,), in ImageId order; SubmissionError if invalid."""
+    labels, problems = _parse(Path(path), n_images)
+    if problems:
+        raise SubmissionError(f"{path} cannot be scored:\n- " + "\n- ".join(problems))
+    return labels
+
+
+def submission_accuracy(path: str | Path, key_path: str | Path) -> float:
+    """The fraction of images whose digit in the submission matches the answer key.
+
+    The key is a file in the same format holding the true digits.
+    """
+    truth = read_submission(key_path, _row_count(Path(key_path)))
+    return float(np.mean(read_submission(path, len(truth)) == truth))
+
+
+def _row_count(path: Path) -> int:
+    return len(_lines(path)) - 1
+
+
+def _lines(path: Path) -> list[str]:
+    # utf-8-sig drops a byte-order mark; splitlines drops \r\n and \n alike.
+    return [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+
+
+def _parse(path: Path, n_images: int) -> tuple[np.ndarray, list[str]]:
+    """(labels by ImageId, problems). Labels are -1 where a row is missing or unreadable."""
+    if not path.is_file():
+        return np.empty(0, np.intp), [f"There is no file at {path}: write it with "
+                                      "write_submission(predictions, path)."]
+    try:
+        lines = _lines(path)
+    except UnicodeDecodeError:
+        return np.empty(0, np.intp), ["The file is not UTF-8 text; save it as a CSV file."]
+    if not lines:
+        return np.empty(0, np.intp), [f"The file is empty; it needs the header {HEADER} "
+                                      f"and {n_images} rows."]
+    problems = []
+    if lines[0].replace(" ", "") != HEADER:
+        problems.append(f"The first line is {lines[0]!r}; it must be the header {HEADER!r}.")
+    labels = np.full(n_images, -1, dtype=np.intp)
+    seen, duplicates, extra, unreadable, out_of_range = set(), [], [], [], []
+    for line_number, line in enumerate(lines[1:], 2):
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 2 or not all(field.lstrip("-").isdigit() for field in fields):
+            unreadable.append(line_number)
+            continue
+        image_id, label = (int(field) for field in fields)
+        if not 1 <= image_id <= n_images:
+            extra.append(image_id)
+        elif image_id in seen:
+            duplicates.append(image_id)
+        elif not 0 <= label < CLASSES:
+            out_of_range.append(image_id)
+        else:
+            seen.add(image_id)
+            labels[image_id - 1] = label
+    missing = [i for i in range(1, n_images + 1) if i not in seen and i not in out_of_range]
+    problems += _listed(unreadable, "line", "does not hold two whole numbers (ImageId,Label)")
+    problems += _listed(out_of_range, "ImageId", f"has a Label outside 0-{CLASSES - 1}")
+    problems += _listed(duplicates, "ImageId", "appears more than once")
+    problems += _listed(extra, "ImageId", f"is outside 1..{n_images}")
+    problems += _listed(missing, "ImageId", "has no row")
+    rows = len(lines) - 1
+    if rows != n_images:
+        problems.append(f"The file has {rows} rows after the header; expected {n_images}.")
+    return labels, problems
+
+
+def _listed(items: list[int], noun: str, what: str, shown: int = 5) -> list[str]:
+    """One sentence for a list of offenders, naming the first few."""
+    if not items:
+        return []
+    names = ", ".join(str(item) for item in items[:shown])
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    plural = "s" if len(items) > 1 else ""
+    return [f"{noun}{plural} {names}{more} {what}."]
