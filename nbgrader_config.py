@@ -14,6 +14,8 @@ COURSE_ROOT = Path(__file__).resolve().parent
 
 c.CourseDirectory.root = str(COURSE_ROOT)
 c.CourseDirectory.source_directory = "notebooks"
+# The course's name in nbgrader's exchange (release_assignment, fetch, submit, collect).
+c.CourseDirectory.course_id = "digitlab"
 
 # The answer key of the competition lives outside the assignment folder, so it is never
 # copied into the release or the feedback. Notebook 05's hidden tests find it through this

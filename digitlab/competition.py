@@ -8,6 +8,7 @@ endings, and so do we.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from digitlab.data.splits import CLASSES
 from digitlab.metrics import as_digits
 
 HEADER = "ImageId,Label"
+# ASCII digits only: str.isdigit also passes "²", "٣" and (after lstrip) "--3", which int()
+# either refuses, crashing the check, or reads as a digit Kaggle would not.
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 class SubmissionError(ValueError):
@@ -36,6 +40,7 @@ def write_submission(predictions, path: str | Path = "submission.csv") -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
             file.write(HEADER + "\n" + rows)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a submission is an ordinary file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -93,7 +98,7 @@ def _parse(path: Path, n_images: int) -> tuple[np.ndarray, list[str]]:
     seen, duplicates, extra, unreadable, out_of_range = set(), [], [], [], []
     for line_number, line in enumerate(lines[1:], 2):
         fields = [field.strip() for field in line.split(",")]
-        if len(fields) != 2 or not all(field.lstrip("-").isdigit() for field in fields):
+        if len(fields) != 2 or not all(WHOLE_NUMBER.fullmatch(field) for field in fields):
             unreadable.append(line_number)
             continue
         image_id, label = (int(field) for field in fields)
@@ -107,22 +112,25 @@ def _parse(path: Path, n_images: int) -> tuple[np.ndarray, list[str]]:
             seen.add(image_id)
             labels[image_id - 1] = label
     missing = [i for i in range(1, n_images + 1) if i not in seen and i not in out_of_range]
-    problems += _listed(unreadable, "line", "does not hold two whole numbers (ImageId,Label)")
-    problems += _listed(out_of_range, "ImageId", f"has a Label outside 0-{CLASSES - 1}")
-    problems += _listed(duplicates, "ImageId", "appears more than once")
-    problems += _listed(extra, "ImageId", f"is outside 1..{n_images}")
-    problems += _listed(missing, "ImageId", "has no row")
+    problems += _listed(unreadable, "Line", "does not hold", "do not hold",
+                        " two whole numbers (ImageId,Label)")
+    problems += _listed(out_of_range, "ImageId", "has", "have", f" a Label outside 0-{CLASSES - 1}")
+    problems += _listed(duplicates, "ImageId", "appears", "appear", " more than once")
+    problems += _listed(extra, "ImageId", "is", "are", f" outside 1..{n_images}")
+    problems += _listed(missing, "ImageId", "has", "have", " no row")
     rows = len(lines) - 1
     if rows != n_images:
         problems.append(f"The file has {rows} rows after the header; expected {n_images}.")
     return labels, problems
 
 
-def _listed(items: list[int], noun: str, what: str, shown: int = 5) -> list[str]:
-    """One sentence for a list of offenders, naming the first few."""
+def _listed(items: list[int], noun: str, verb: str, verb_plural: str, rest: str,
+            shown: int = 5) -> list[str]:
+    """One sentence for a list of offenders, naming the first few, its verb agreeing."""
     if not items:
         return []
     names = ", ".join(str(item) for item in items[:shown])
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
-    plural = "s" if len(items) > 1 else ""
-    return [f"{noun}{plural} {names}{more} {what}."]
+    if len(items) > 1:
+        noun, verb = noun + "s", verb_plural
+    return [f"{noun} {names}{more} {verb}{rest}."]

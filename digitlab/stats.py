@@ -25,7 +25,9 @@ def t_critical_95(degrees_of_freedom: int) -> float:
     Exact to the table's three decimals up to 30 degrees of freedom; beyond that, the
     Cornish-Fisher expansion around the normal quantile, which is as accurate there.
     """
-    if not isinstance(degrees_of_freedom, Integral) or degrees_of_freedom < 1:
+    # bool is an Integral, but True here is a mistake (a comparison passed by accident), not 1.
+    whole = isinstance(degrees_of_freedom, Integral) and not isinstance(degrees_of_freedom, bool)
+    if not whole or degrees_of_freedom < 1:
         raise ValueError(
             f"degrees_of_freedom must be a whole number >= 1 (n runs give n - 1), "
             f"got {degrees_of_freedom!r}. An interval needs at least two runs."

@@ -1,155 +1,139 @@
-"""The hidden check of the student's Linear.backward, run in a fresh Python process.
+"""The hidden check of the student's Linear.backward, judged where no student code runs.
 
-A hidden test cell runs
+A hidden test cell in notebook 01 runs
 
-    python -I -m digitlab.course.backward_check --quantity input --layers 13x7,9x9 ...
+    python -I -m digitlab.course.backward_check --quantity input --layers 13x7,9x9 \
+        --batch-sizes 1,6 --seed 5
 
-with a random token on stdin, and passes only if the last line printed is "<token> PASSED".
-The fresh process never sees what the student's code did to numpy or digitlab inside the
-notebook's kernel. The answer cell itself runs here too, so every module attribute of numpy
-and digitlab is recorded before it runs and compared after each call into the student's
-code: code that patches them fails the check instead of faking a pass.
-
-The reference is the numerical gradient, so no correct backward exists in this file.
+and passes when it exits with status 0. This process draws the cases, has a child process
+(digitlab.course.run_backward) run the student's class from the saved notebook on them, and
+judges the arrays the child sends back against numerical gradients computed here. The
+student's code never runs in this process, and nothing done to numpy or digitlab in the
+notebook's kernel or in the child can reach the verdict. The reference is numerical, so no
+correct backward exists in this package.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import subprocess
 import sys
-import types
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 import digitlab
+from digitlab.course.run_backward import RECORDED
 from digitlab.gradcheck import check_layer
-from digitlab.student import NOTEBOOK_01, StudentCodeError, run_answer
+from digitlab.student import NOTEBOOK_01
 
-QUANTITY_LINES = {
+QUANTITIES = {  # what each --quantity judges, and the report lines that judge it
     "shapes": ("input gradient", "grad_weights", "grad_bias"),
     "input": ("input gradient",),
     "weights": ("grad_weights",),
     "bias": ("grad_bias",),
+    "unchanged": (),
     "all": ("input gradient", "grad_weights", "grad_bias"),
 }
-QUANTITIES = {
-    "shapes": "the shapes of the input gradient, grad_weights and grad_bias",
-    "input": "input gradient",
-    "weights": "grad_weights",
-    "bias": "grad_bias",
-    "unchanged": "the parameters, which backward must leave unchanged",
-    "all": "every gradient",
-}
+CHILD_SECONDS = 60  # far more than any correct backward needs on these small cases
 
 
-class Tampering(Exception):
-    """The student's code changed numpy, digitlab or the checker's own modules."""
+class ReplayedLinear(digitlab.Linear):
+    """The package's forward, with a backward that replays what the student's did.
+
+    check_layer can then judge the student's arrays like any layer's: the first call gives
+    the first run's gradients and leaves the parameters as the student's backward left them,
+    the second call gives the second run's (accumulating gradients would show there).
+    """
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, recorded: dict):
+        self.weights, self.bias, self.input = weights, bias, None
+        self.recorded, self.calls = recorded, 0
+
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
+        self.calls += 1
+        run = "first" if self.calls == 1 else "second"
+        values = {name: self.recorded.get(f"{run}_{name}") for name in RECORDED}
+        self.grad_weights, self.grad_bias = values["grad_weights"], values["grad_bias"]
+        # A parameter backward deleted or set to None counts as changed: check_layer compares.
+        self.weights, self.bias = values["weights"], values["bias"]
+        return values["returned"]
 
 
-GUARDED_PACKAGES = ("numpy", "digitlab")
-GUARDED_MODULES = ("builtins", "sys", "os", "__main__")  # __main__ is this checker
-
-
-class ModuleGuard:
-    """Remembers the attributes of the modules the check relies on, and notices any change."""
-
-    def __init__(self):
-        self.recorded = {
-            (name, key): value
-            for name, module in list(sys.modules.items())
-            if name in GUARDED_MODULES or name.split(".")[0] in GUARDED_PACKAGES
-            for key, value in list(vars(module).items())
-            if not key.startswith("__")  # e.g. __warningregistry__ changes by itself
-        }
-        self.classes = {cls: dict(vars(cls)) for cls in _digitlab_classes()}
-
-    def verify(self, after: str) -> None:
-        for (name, key), value in self.recorded.items():
-            if getattr(sys.modules[name], key, None) is not value:
-                raise Tampering(f"{after}, {name}.{key} was replaced")
-        for cls, attributes in self.classes.items():
-            if dict(vars(cls)) != attributes:
-                raise Tampering(f"{after}, the class {cls.__module__}.{cls.__name__} changed")
-
-
-def guarded_class(linear: type, guard: ModuleGuard) -> type:
-    """A subclass of the student's class in which every method the student wrote is
-    followed by guard.verify, so a patch cannot hide by undoing itself later."""
-
-    def wrap(name, method):
-        def checked(*args, **kwargs):
-            result = method(*args, **kwargs)
-            guard.verify(f"after your {name} ran")
-            return result
-        return checked
-
-    return type(linear.__name__, (linear,),
-                {name: wrap(name, method) for name, method in _student_methods(linear)})
-
-
-def check(linear: type, quantity: str, layers: list[tuple[int, int]], batch_sizes: list[int],
-          seed: int) -> list[str]:
-    """Problems found for `quantity` over every layer shape and batch size; [] means passed."""
-    failures = []
+def make_cases(layers: list[tuple[int, int]], batch_sizes: list[int], seed: int) -> list[dict]:
+    """One case per layer shape and batch size: weights, a nonzero bias, x and upstream."""
     rng = np.random.default_rng(seed)
-    for in_dim, out_dim in layers:
-        for batch_size in batch_sizes:
-            layer = linear(in_dim, out_dim, rng)
-            layer.bias = rng.normal(size=layer.bias.shape)  # a zero bias would hide mistakes
-            if quantity == "unchanged":
-                problems = _parameter_changes(layer, rng.normal(size=(batch_size, in_dim)),
-                                              rng.normal(size=(batch_size, out_dim)))
-            else:
-                report = check_layer(layer, batch_size=batch_size, max_entries=200,
-                                     seed=int(rng.integers(1 << 30)))
-                problems = _wrong_quantities(report, quantity)
-            failures += [f"  {in_dim}->{out_dim}, batch {batch_size}: {problem}"
-                         for problem in problems]
-    return failures
+    return [{"weights": rng.normal(0, 1 / np.sqrt(in_dim), (in_dim, out_dim)),
+             "bias": rng.normal(size=(1, out_dim)),  # a zero bias would hide mistakes
+             "x": rng.normal(size=(batch_size, in_dim)),
+             "upstream": rng.normal(size=(batch_size, out_dim))}
+            for in_dim, out_dim in layers for batch_size in batch_sizes]
 
 
-def _wrong_quantities(report, quantity: str) -> list[str]:
-    lines = {line.name: line for line in report.quantities}
-    if not lines:  # backward raised, or is not written: nothing was compared
-        return report.problems
-    failures = []
-    for name in QUANTITY_LINES[quantity]:
-        line = lines[name]
-        # A shape check only: an infinite error means a wrong shape or a missing array.
-        wrong = math.isinf(line.relative_error) if quantity == "shapes" else not line.passed
+def run_student(notebook: str, cases: list[dict], seconds: float = CHILD_SECONDS,
+                ) -> tuple[list[dict] | None, str]:
+    """The student's arrays for every case, from a child process; or None and the reason."""
+    with tempfile.TemporaryDirectory() as folder:
+        cases_path, results_path = Path(folder) / "cases.npz", Path(folder) / "results.npz"
+        np.savez(cases_path, **{f"{k}/{name}": value for k, case in enumerate(cases)
+                                for name, value in case.items()})
+        try:
+            child = subprocess.run(
+                [sys.executable, "-I", "-m", "digitlab.course.run_backward", notebook,
+                 str(cases_path), str(results_path)],
+                capture_output=True, text=True, timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None, f"your Linear did not finish within {seconds:g} s."
+        if child.returncode != 0:  # run_backward printed why: the loader's message
+            return None, (child.stdout.strip() or child.stderr.strip()[-2000:]
+                          or f"the process running your Linear failed ({child.returncode}).")
+        if not results_path.exists():
+            return None, ("the process running your Linear ended before writing its results; "
+                          "does your code exit the process?")
+        try:
+            return read_results(results_path, len(cases)), ""
+        except Exception as error:  # the student's code can write anything to that file
+            return None, (f"the results of your Linear could not be read as arrays of "
+                          f"numbers ({type(error).__name__}).")
+
+
+def read_results(path: Path, count: int) -> list[dict]:
+    """The arrays of each of `count` cases, by name, from the child's results file.
+
+    Never unpickles (an object array raises ValueError), and raises too for anything but
+    numbers, except the "error" message. Keys that name no case are ignored.
+    """
+    recorded = [{} for _ in range(count)]
+    with np.load(path, allow_pickle=False) as stored:
+        for key in stored.files:
+            k, _, name = key.partition("/")
+            if k.isdigit() and int(k) < count:
+                value = stored[key]
+                recorded[int(k)][name] = (str(value) if name == "error"
+                                          else np.asarray(value, dtype=np.float64))
+    return recorded
+
+
+def judge(case: dict, recorded: dict, quantity: str, seed: int) -> list[str]:
+    """The problems with one case's arrays for `quantity`; [] when they are right."""
+    if "error" in recorded:
+        return [str(recorded["error"])]
+    if quantity == "unchanged":
+        return [f"backward changed self.{name}; it must leave the parameters alone"
+                for name in ("weights", "bias")  # a missing array counts as changed
+                if not np.array_equal(recorded.get(f"first_{name}"), case[name])]
+    layer = ReplayedLinear(case["weights"], case["bias"], recorded)
+    report = check_layer(layer, case["x"], case["upstream"], max_entries=200, seed=seed)
+    problems = []
+    for line in report.quantities:
+        if line.name not in QUANTITIES[quantity]:
+            continue
+        # For shapes, only a wrong shape or a missing array (an infinite error) counts.
+        wrong = np.isinf(line.relative_error) if quantity == "shapes" else not line.passed
         if wrong:
-            failures.append(f"{name}: {line.diagnosis}")
-    return failures + (report.problems if quantity == "all" else [])
-
-
-def _parameter_changes(layer, x, upstream) -> list[str]:
-    before = {name: getattr(layer, name).copy() for name in layer.parameter_names}
-    try:
-        layer.forward(x)
-        layer.backward(upstream)
-    except Exception as error:
-        return [f"backward raised {type(error).__name__}: {error}"]
-    return [f"backward changed self.{name}; it must leave the parameters alone"
-            for name, value in before.items()
-            if not np.array_equal(getattr(layer, name), value)]
-
-
-def _student_methods(linear: type) -> list[tuple[str, types.FunctionType]]:
-    """The plain functions defined in the student's classes, above digitlab.Linear."""
-    methods = {}
-    for cls in reversed(linear.__mro__):
-        if not cls.__module__.startswith("digitlab") and cls is not object:
-            methods.update((name, value) for name, value in vars(cls).items()
-                           if isinstance(value, types.FunctionType))
-    return [(name, getattr(linear, name)) for name in methods]
-
-
-def _digitlab_classes() -> list[type]:
-    return [value for name, module in list(sys.modules.items())
-            if name.split(".")[0] == "digitlab"
-            for value in vars(module).values()
-            if isinstance(value, type) and value.__module__.startswith("digitlab")]
+            problems.append(f"{line.name}: {line.diagnosis}")
+    return problems + (report.problems if quantity == "all" else [])
 
 
 def _pairs(text: str) -> list[tuple[int, int]]:
@@ -164,31 +148,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", type=lambda t: [int(n) for n in t.split(",")],
                         required=True)
     parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--seconds", type=float, default=CHILD_SECONDS,
+                        help="how long the student's code may run")
     args = parser.parse_args(argv)
-    # Read before any student code runs, so that code cannot print a pass of its own.
-    token = sys.stdin.readline().strip()
-    guard = ModuleGuard()
-    try:
-        namespace = run_answer(args.notebook)
-        guard.verify("after your answer cell ran")
-        linear = namespace.get("Linear")
-        if not (isinstance(linear, type) and issubclass(linear, digitlab.Linear)):
-            raise StudentCodeError("the answer cell must define class Linear(digitlab.Linear).")
-        failures = check(guarded_class(linear, guard), args.quantity, args.layers,
-                         args.batch_sizes, args.seed)
-        guard.verify("after the check")
-    except Tampering as error:
-        print(f"FAILED: {error}. The hidden tests do not accept code that modifies numpy, "
-              "digitlab or Python's builtins.")
+    cases = make_cases(args.layers, args.batch_sizes, args.seed)
+    recorded, reason = run_student(args.notebook, cases, args.seconds)
+    if recorded is None:
+        print(f"FAILED: {reason}")
         return 1
-    except StudentCodeError as error:
-        print(f"FAILED: {error}")
-        return 1
+    failures = [f"  {case['weights'].shape[0]}->{case['weights'].shape[1]}, batch "
+                f"{len(case['x'])}: {problem}"
+                for case, record in zip(cases, recorded, strict=True)
+                for problem in judge(case, record, args.quantity, args.seed)]
     if failures:
-        print(f"FAILED: {QUANTITIES[args.quantity]} is wrong on the hidden cases:")
+        print(f"FAILED: {args.quantity} is wrong on the hidden cases:")
         print("\n".join(failures))
         return 1
-    print(f"{token} PASSED")
+    print("PASSED")
     return 0
 
 

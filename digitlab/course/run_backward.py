@@ -1,0 +1,75 @@
+"""The child half of the hidden check: runs the student's Linear on the cases it is given.
+
+    python -I -m digitlab.course.run_backward NOTEBOOK CASES.npz RESULTS.npz
+
+This is the only process that runs the student's code. It writes back nothing but arrays
+(read with allow_pickle=False), and the parent, backward_check, judges them against its own
+numerical gradients. So whatever the student's code does here, to numpy, digitlab or this
+module, can change only the arrays it reports, never the verdict.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import digitlab
+from digitlab.student import StudentCodeError, run_answer
+
+RECORDED = ("returned", "grad_weights", "grad_bias", "weights", "bias")
+
+
+def run_case(linear: type, case: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Forward then backward twice on one case; the arrays the parent needs, by name.
+
+    Keys: first_<name> and second_<name> for each name in RECORDED (omitted when None),
+    where weights and bias are the parameters as backward left them; or "error".
+    """
+    weights, bias, x, upstream = (case[name] for name in ("weights", "bias", "x", "upstream"))
+    layer = linear(*weights.shape, np.random.default_rng(0))
+    record = {}
+    for call in ("first", "second"):
+        layer.weights, layer.bias = weights.copy(), bias.copy()
+        try:
+            layer.forward(x.copy())
+            returned = layer.backward(upstream.copy())
+        except NotImplementedError:  # the released stub: its message is empty
+            return {"error": np.array("backward is not implemented yet: it still raises "
+                                      "NotImplementedError.")}
+        except Exception as error:  # the student's bug, reported by the parent
+            return {"error": np.array(f"backward raised {type(error).__name__}: {error}")}
+        values = {"returned": returned, **{name: getattr(layer, name, None)
+                                           for name in RECORDED[1:]}}
+        # Copies: a backward that adds to self.grad_weights in place would change the first run's.
+        record.update({f"{call}_{name}": np.array(value, dtype=np.float64)
+                       for name, value in values.items() if value is not None})
+    return record
+
+
+def main(argv: list[str]) -> int:
+    notebook, cases_path, results_path = argv
+    with np.load(cases_path) as stored:
+        arrays = dict(stored)
+    count = len({key.split("/")[0] for key in arrays})
+    cases = [{name: arrays[f"{k}/{name}"] for name in ("weights", "bias", "x", "upstream")}
+             for k in range(count)]
+    try:
+        linear = run_answer(notebook).get("Linear")
+        if not (isinstance(linear, type) and issubclass(linear, digitlab.Linear)):
+            raise StudentCodeError("the answer cell must define class Linear(digitlab.Linear).")
+        results = {}
+        for k, case in enumerate(cases):
+            results.update({f"{k}/{name}": value for name, value in run_case(linear, case).items()})
+    except StudentCodeError as error:
+        print(error)
+        return 1
+    except Exception as error:  # e.g. a constructor the student changed
+        print(f"Your Linear could not be used: {type(error).__name__}: {error}")
+        return 1
+    np.savez(results_path, **results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
