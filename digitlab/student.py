@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.gradcheck import check_layer
+from digitlab.layers import Linear
 
 NOTEBOOK_01 = "01-linear-backward.ipynb"
 ANSWER_CELL_ID = "linear-backward"
@@ -71,18 +72,27 @@ def run_answer(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CELL_I
     return namespace
 
 
+def student_linear_class(notebook: str | Path = NOTEBOOK_01) -> type:
+    """The class Linear, a subclass of digitlab.Linear, that the answer cell defines.
+
+    Raises StudentCodeError when the cell does not run or defines no such class.
+    """
+    linear = run_answer(notebook).get("Linear")
+    if not (isinstance(linear, type) and issubclass(linear, Linear)):
+        raise StudentCodeError(
+            f"The answer cell of {notebook} no longer defines `class Linear`. Restore the "
+            "class line `class Linear(digitlab.Linear):` above your backward, and save."
+        )
+    return linear
+
+
 def load_student_linear(notebook: str | Path = NOTEBOOK_01) -> type:
     """The student's Linear class from notebook 01, after it passes the gradient check.
 
     Pass it to training as `train(settings, data, linear=Linear)`.
     Raises StudentCodeError when the code is missing, does not run, or fails the check.
     """
-    linear = run_answer(notebook).get("Linear")
-    if not isinstance(linear, type):
-        raise StudentCodeError(
-            f"The answer cell of {notebook} no longer defines `class Linear`. Restore the "
-            "class line `class Linear(digitlab.Linear):` above your backward, and save."
-        )
+    linear = student_linear_class(notebook)
     for in_dim, out_dim in CHECK_SHAPES:
         try:
             report = check_layer(linear(in_dim, out_dim, np.random.default_rng(0)), batch_size=3)

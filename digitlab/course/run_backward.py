@@ -14,8 +14,7 @@ import sys
 
 import numpy as np
 
-import digitlab
-from digitlab.student import StudentCodeError, run_answer
+from digitlab.student import StudentCodeError, student_linear_class
 
 RECORDED = ("returned", "grad_weights", "grad_bias", "weights", "bias")
 
@@ -55,9 +54,7 @@ def main(argv: list[str]) -> int:
     cases = [{name: arrays[f"{k}/{name}"] for name in ("weights", "bias", "x", "upstream")}
              for k in range(count)]
     try:
-        linear = run_answer(notebook).get("Linear")
-        if not (isinstance(linear, type) and issubclass(linear, digitlab.Linear)):
-            raise StudentCodeError("the answer cell must define class Linear(digitlab.Linear).")
+        linear = student_linear_class(notebook)
         results = {}
         for k, case in enumerate(cases):
             results.update({f"{k}/{name}": value for name, value in run_case(linear, case).items()})
