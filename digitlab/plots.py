@@ -1,5 +1,5 @@
-"""Figures from Histories and predictions: learning curves, run overlays, gradient norms,
-seed spread, digit galleries and confusion matrices.
+"""Figures from Histories and predictions: learning curves, run overlays, gradient norms
+(lines or heatmap), seed spread, digit galleries and confusion matrices.
 
 This is the only module that imports matplotlib. Every function returns a new
 matplotlib.figure.Figure built without pyplot: no global state, nothing to close, and it
@@ -44,9 +44,14 @@ class InlineFigure(Figure):
     """
 
     def _repr_png_(self) -> bytes:
-        png = io.BytesIO()
-        self.savefig(png, format="png")
-        return png.getvalue()
+        return png_bytes(self)
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as a PNG file's bytes, e.g. for an ipywidgets.Image."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    return png.getvalue()
 
 
 def describe_settings(settings: TrainingSettings) -> str:
@@ -99,11 +104,32 @@ def compare_runs(
                          f"{len(histories)} histories.")
     fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
-    _epoch_axes(ax, metric)
-    for history, label in zip(histories, labels, strict=True):
-        _plot_epochs(ax, getattr(history, metric), label)
+    _draw_runs(ax, histories, metric, labels)
     ax.set_title(_title(_metric_name(metric).capitalize(), shared))
     _legend_outside(ax)
+    return fig
+
+
+def compare_curves(
+    histories: Sequence[History],
+    metrics: Sequence[str] = ("train_loss", "validation_accuracy"),
+) -> Figure:
+    """Several runs side by side: one axes per metric, every run on each, one legend.
+
+    metrics: some of METRICS. Each run is labelled by the settings in which the runs differ,
+    and the title states those they share, as in compare_runs.
+    """
+    histories = _check_histories(histories)
+    for metric in metrics:
+        _check_metric(metric)
+    shared, labels = _split_settings(histories)
+    fig = InlineFigure(figsize=(11, 4), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        _draw_runs(ax, histories, metric, labels)
+        ax.set_title(_metric_name(metric).capitalize())
+    _legend_outside(axes[-1])
+    fig.suptitle(_title(f"{len(histories)} runs", shared))
     return fig
 
 
@@ -125,6 +151,33 @@ def gradient_norms(history: History) -> Figure:
     ax.set_title(_title("Gradient norm per layer (mean over each epoch's minibatches)",
                         [describe_settings(history.settings)]))
     _legend_outside(ax)
+    return fig
+
+
+def gradient_norm_heatmap(history: History) -> Figure:
+    """Each linear layer's gradient norm per epoch as a heatmap of log10(norm).
+
+    history.grad_norms: (epochs, linear layers), input side first. Rows are layers (input
+    side at the top), columns epochs. A vanishing gradient shows as rows that are far
+    darker than the output layer's. The colour map (viridis) also reads in greyscale, and
+    the colour bar gives the scale in powers of ten.
+    """
+    _check_histories([history])
+    norms = np.array(history.grad_norms)
+    # log10 of 0 (a layer with dead units only) would be -inf; the smallest float is clearer.
+    logs = np.log10(np.maximum(norms, np.finfo(float).tiny)).T
+    epochs, layers = norms.shape
+    fig = InlineFigure(figsize=(8.5, 1.2 + 0.45 * layers), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(logs, cmap="viridis", aspect="auto", interpolation="nearest",
+                      extent=(0.5, epochs + 0.5, layers - 0.5, -0.5))
+    fig.colorbar(image, ax=ax, label="log10 gradient norm")
+    ax.set_yticks(range(layers), [_layer_name(index, layers) for index in range(layers)])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("linear layer")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(_title("Gradient norm per layer (mean over each epoch's minibatches)",
+                        [describe_settings(history.settings)]))
     return fig
 
 
@@ -322,6 +375,13 @@ def _epoch_axes(ax: Axes, quantity: str) -> None:
     if quantity.endswith("accuracy"):
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     ax.grid(alpha=0.3)
+
+
+def _draw_runs(ax: Axes, histories: list[History], metric: str, labels: Sequence[str]) -> None:
+    """One line per history of `metric` on ax, labelled."""
+    _epoch_axes(ax, metric)
+    for history, label in zip(histories, labels, strict=True):
+        _plot_epochs(ax, getattr(history, metric), label)
 
 
 def _plot_epochs(ax: Axes, values: Sequence[float], label: str, *,

@@ -8,12 +8,15 @@ from reference import ReferenceLinear
 
 from digitlab import History, TrainingSettings, load_digits, train
 from digitlab.plots import (
+    compare_curves,
     compare_runs,
     confusion_matrix,
     describe_settings,
     digit_gallery,
+    gradient_norm_heatmap,
     gradient_norms,
     learning_curves,
+    png_bytes,
     seed_spread,
 )
 
@@ -105,6 +108,43 @@ def test_compare_runs_takes_given_labels_and_names_identical_runs_by_number(rng)
     assert legend_labels(fig.axes[0]) == ["mine", "theirs"]
     with pytest.raises(ValueError, match="one label per history: 1 labels for 2"):
         compare_runs(histories, labels=["mine"])
+
+
+def test_compare_curves_overlay_each_run_on_one_axes_per_metric(rng):
+    histories = [make_history(rng, step_size=step) for step in (1e-4, 0.01, 5)]
+    fig = compare_curves(histories)
+    loss_ax, accuracy_ax = fig.axes
+    for ax, metric in ((loss_ax, "train_loss"), (accuracy_ax, "validation_accuracy")):
+        assert [line.get_label() for line in ax.get_lines()] == [
+            "step 0.0001", "step 0.01", "step 5"]
+        for history, line in zip(histories, ax.get_lines(), strict=True):
+            np.testing.assert_array_equal(line.get_ydata(), getattr(history, metric))
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", metric.replace("_", " "))
+        styles = {(line.get_linestyle(), line.get_marker()) for line in ax.get_lines()}
+        assert len(styles) == 3
+    assert legend_labels(accuracy_ax) == ["step 0.0001", "step 0.01", "step 5"]
+    assert loss_ax.get_legend() is None  # one legend for both axes
+    assert fig.get_suptitle() == "3 runs\n2 layers x 16, relu, batch 32, seed 0"
+    with pytest.raises(ValueError, match="metric must be one of"):
+        compare_curves(histories, metrics=["loss"])
+
+
+def test_the_gradient_heatmap_shows_log10_norms_layers_by_epochs(rng):
+    history = make_history(rng, epochs=4, num_layers=3, activation="sigmoid")
+    history.grad_norms[0][0] = 0.0  # a layer of dead units: shown, not an error
+    fig = gradient_norm_heatmap(history)
+    ax = fig.axes[0]
+    (heatmap,) = ax.get_images()
+    logs = np.asarray(heatmap.get_array())
+    norms = np.array(history.grad_norms)
+    assert logs.shape == (3, 4)  # layers x epochs
+    np.testing.assert_allclose(logs[:, 1:], np.log10(norms[1:].T))
+    assert np.isfinite(logs[0, 0]) and logs[0, 0] < -300
+    assert [label.get_text() for label in ax.get_yticklabels()] == [
+        "layer 1 (input side)", "layer 2", "layer 3 (output)"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "linear layer")
+    assert fig.axes[1].get_ylabel() == "log10 gradient norm"  # the colour bar
+    assert "3 layers x 16, sigmoid" in ax.get_title()
 
 
 def test_gradient_norms_draw_one_line_per_layer_on_a_log_axis(rng):
@@ -211,7 +251,8 @@ def test_every_figure_saves_as_png_and_shows_inline_in_jupyter(rng):
     others = [history, make_history(rng, num_layers=3, seed=1)]
     labels = rng.integers(0, 10, 20)
     figures = [
-        learning_curves(history), compare_runs(others), gradient_norms(history),
+        learning_curves(history), compare_runs(others), compare_curves(others),
+        gradient_norms(history), gradient_norm_heatmap(history),
         seed_spread(others), digit_gallery(rng.random((20, 784)), labels, labels[::-1]),
         confusion_matrix(labels, labels[::-1]),
     ]
@@ -222,3 +263,4 @@ def test_every_figure_saves_as_png_and_shows_inline_in_jupyter(rng):
         assert png.getvalue().startswith(b"\x89PNG")
         # Without pyplot, Jupyter shows a figure as a picture only through _repr_png_.
         assert fig._repr_png_().startswith(b"\x89PNG")
+        assert png_bytes(fig).startswith(b"\x89PNG")
