@@ -96,7 +96,7 @@ def compare_runs(
     """
     histories = _check_histories(histories)
     _check_metric(metric)
-    shared, differing = _split_settings(histories)
+    shared, differing = _split_settings([history.settings for history in histories])
     if labels is None:
         labels = differing
     elif len(labels) != len(histories):
@@ -122,7 +122,7 @@ def compare_curves(
     histories = _check_histories(histories)
     for metric in metrics:
         _check_metric(metric)
-    shared, labels = _split_settings(histories)
+    shared, labels = _split_settings([history.settings for history in histories])
     fig = InlineFigure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
@@ -190,7 +190,7 @@ def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy
     """
     histories = _check_histories(histories)
     _check_metric(metric)
-    shared, labels = _split_settings(histories)
+    shared, labels = _split_settings([history.settings for history in histories])
     if len({history.settings.replace(seed=0, max_epochs=1) for history in histories}) > 1:
         raise ValueError("seed_spread needs runs that differ only in their seed, but these "
                          "differ in more: " + "; ".join(labels))
@@ -216,6 +216,49 @@ def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy
     ax.set_title(_title(f"{name.capitalize()} over {len(histories)} seeds", shared)
                  + f"\nfinal {name}: {_format(metric, finals.mean())} ± "
                  f"{_format(metric, finals.std())}")
+    _legend_outside(ax)
+    return fig
+
+
+def final_accuracies(
+    settings: Sequence[TrainingSettings],
+    accuracies: Sequence[Sequence[float]],
+    intervals: Sequence[tuple[float, float] | None],
+) -> Figure:
+    """Final accuracies of one or more settings, each trained over several seeds.
+
+    settings: one per row (their seed is ignored); accuracies: per row, the (n,) final
+    accuracies of its n seeds, each drawn as a dot; intervals: per row, the (low, high) of
+    a 95% interval of the mean, drawn as a bar with end caps, or None to draw none. The
+    intervals are given, not computed here: the lab has students compute them.
+    """
+    if not len(settings) == len(accuracies) == len(intervals) >= 1:
+        raise ValueError(f"Give one row of settings, accuracies and interval per setting; got "
+                         f"{len(settings)}, {len(accuracies)} and {len(intervals)}.")
+    shared, labels = _split_settings([each.replace(seed=0) for each in settings])
+    shared = [phrase for phrase in shared if not phrase.startswith("seed ")]
+    if len(settings) == 1:
+        labels = [""]  # the title states the settings; "run 1" would say nothing
+    fig = InlineFigure(figsize=(8.5, 1.6 + 0.7 * len(settings)), layout="constrained")
+    ax = fig.subplots()
+    rows = np.arange(len(settings))
+    for row, values, interval in zip(rows, accuracies, intervals, strict=True):
+        # Seeds side by side at slightly different heights, so equal values stay visible.
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+        ax.plot(values, row + np.asarray(jitter), linestyle="none", marker="o",
+                color=PALETTE[row % len(PALETTE)], markersize=6,
+                label="final accuracy of one seed" if row == 0 else None)
+        if interval is not None:
+            ax.errorbar(sum(interval) / 2, row - 0.3, xerr=(interval[1] - interval[0]) / 2,
+                        color="black", capsize=6, linewidth=2, marker="|", markersize=12,
+                        label="95% interval of the mean" if row == 0 else None)
+    ax.set_yticks(rows, labels)
+    ax.set_ylim(len(settings) - 0.5, -0.7)  # first row at the top
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
+    ax.set_xlabel("final validation accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(_title(f"Final accuracy over {max(len(values) for values in accuracies)} seeds",
+                        shared))
     _legend_outside(ax)
     return fig
 
@@ -317,12 +360,12 @@ def _aspects(settings: TrainingSettings) -> list[str]:
             f"batch {settings.batch_size}", f"seed {settings.seed}"]
 
 
-def _split_settings(histories: list[History]) -> tuple[list[str], list[str]]:
+def _split_settings(settings: list[TrainingSettings]) -> tuple[list[str], list[str]]:
     """(the phrases all runs share, one label per run of the phrases in which they differ).
 
     A run whose settings equal all the others' is labelled "run 1", "run 2", ...
     """
-    rows = [_aspects(history.settings) for history in histories]
+    rows = [_aspects(each) for each in settings]
     differs = [len(set(column)) > 1 for column in zip(*rows, strict=True)]
     shared = [phrase for phrase, varies in zip(rows[0], differs, strict=True) if not varies]
     labels = [

@@ -13,6 +13,7 @@ from digitlab.plots import (
     confusion_matrix,
     describe_settings,
     digit_gallery,
+    final_accuracies,
     gradient_norm_heatmap,
     gradient_norms,
     learning_curves,
@@ -191,6 +192,25 @@ def test_seed_spread_refuses_runs_that_differ_in_more_than_the_seed(rng):
         seed_spread(histories)
 
 
+def test_final_accuracies_draw_a_dot_per_seed_and_the_given_intervals():
+    settings = [TrainingSettings(), TrainingSettings(num_layers=5, seed=3)]
+    accuracies = [[0.88, 0.87, 0.89], [0.84, 0.86, 0.85]]
+    ax = final_accuracies(settings, accuracies, [(0.86, 0.90), None]).axes[0]
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    for row, (line, values) in enumerate(zip(dots, accuracies, strict=True)):
+        np.testing.assert_array_equal(line.get_xdata(), values)
+        np.testing.assert_allclose(np.mean(line.get_ydata()), row)
+    (interval,) = ax.containers  # the second row has no interval
+    np.testing.assert_allclose(interval.lines[2][0].get_segments()[0][:, 0], [0.86, 0.90])
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["2 layers x 16",
+                                                                    "5 layers x 16"]
+    assert ax.get_title() == "Final accuracy over 3 seeds\nrelu, step 0.01, batch 32"
+    assert ax.get_xlabel() == "final validation accuracy"
+    assert legend_labels(ax) == ["final accuracy of one seed", "95% interval of the mean"]
+    with pytest.raises(ValueError, match="one row of settings, accuracies and interval"):
+        final_accuracies(settings, accuracies, [None])
+
+
 def test_the_gallery_shows_each_image_and_marks_wrong_predictions(data):
     images = data.validation.images[:12]
     labels = data.validation.labels[:12]
@@ -253,7 +273,8 @@ def test_every_figure_saves_as_png_and_shows_inline_in_jupyter(rng):
     figures = [
         learning_curves(history), compare_runs(others), compare_curves(others),
         gradient_norms(history), gradient_norm_heatmap(history),
-        seed_spread(others), digit_gallery(rng.random((20, 784)), labels, labels[::-1]),
+        seed_spread(others), final_accuracies([history.settings], [[0.8, 0.9]], [(0.7, 1.0)]),
+        digit_gallery(rng.random((20, 784)), labels, labels[::-1]),
         confusion_matrix(labels, labels[::-1]),
     ]
     for fig in figures:
