@@ -14,9 +14,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
-from matplotlib.figure import Figure
 
 from digitlab.data.splits import DigitData
 from digitlab.history import History
@@ -24,6 +24,9 @@ from digitlab.plots import learning_curves, png_bytes
 from digitlab.settings import TrainingSettings
 from digitlab.train import StopTraining, TrainingDiverged
 from digitlab.widgets._controls import make_controls, settings_from
+
+if TYPE_CHECKING:  # for annotations only: digitlab.plots is the one module importing matplotlib
+    from matplotlib.figure import Figure
 
 # Draw the live figure at most this often (seconds): drawing one takes about 0.15 s, so
 # this keeps the drawing to a third of the time at most and the default run fast.
@@ -105,6 +108,8 @@ class Panel:
     def stop(self) -> None:
         """Ask the running job to stop after its current epoch, as the Stop button does."""
         self._stop_requested.set()
+        if self.running:  # an epoch can take a while: say at once that the click was heard
+            self._say("Stopping after this epoch...")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the running job to finish; True if none is running any more."""
