@@ -13,6 +13,7 @@ target is 2 s on 2 cores. This prints figures; it is not a test.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -44,6 +45,8 @@ def main(repeats: int) -> None:
     data = digitlab.load_digits()
     settings = TrainingSettings()
     print(f"default run: {settings!r}")
+    # The cores may be shared: the load says how far to trust the figures.
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     training = []
     for _ in range(repeats):
@@ -68,6 +71,7 @@ def main(repeats: int) -> None:
     print(f"  {'first click to final figure (cold)':<44} {first:5.2f} s")
     report("click to final figure", clicks)
     report("click to final figure, 3 runs overlaid", overlaid)
+    print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":
