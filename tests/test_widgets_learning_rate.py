@@ -215,4 +215,4 @@ def test_preloaded_runs_start_the_history(data):
     runs = [History.from_json(digitlab.train(SHORT, data, linear=ReferenceLinear)[1].to_json())]
     panel = LearningRatePanel(data, linear=ReferenceLinear, runs=runs)
     (label,) = [text for text, _ in panel.run_list.options]
-    assert label.startswith(f"1. {runs[0].final_validation_accuracy:.1%} validation after 3 epochs")
+    assert label.startswith(f"1. {runs[0].final_validation_accuracy:.1%} (3 epochs) ")

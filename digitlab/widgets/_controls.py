@@ -17,10 +17,11 @@ _STYLE = {"description_width": "7em"}
 
 def _step_size(value: float) -> widgets.Widget:
     # A log scale: the interesting steps span five powers of ten, 1e-4 to 10. The readout is
-    # editable, so an exact step such as 0.0001 can be typed; continuous_update=False because
-    # nothing should happen while the knob is dragged (training starts from the button only).
+    # editable, so an exact step such as 0.0001 can be typed, and shown with 4 significant
+    # digits without trailing zeros (d3-format ".4": 0.05, not 0.05000). continuous_update=False
+    # because nothing should happen while the knob is dragged (only the button trains).
     return widgets.FloatLogSlider(
-        value=value, base=10, min=-4, max=1, step=0.01, readout_format=".4g",
+        value=value, base=10, min=-4, max=1, step=0.01, readout_format=".4",
         continuous_update=False, description="Step size", style=_STYLE,
         tooltip="How far each SGD step moves the weights (the learning rate), 1e-4 to 10, "
                 "log scale. Type an exact value into the box on the right.",

@@ -65,7 +65,7 @@ class Panel:
             tooltip="Stop after the current epoch; the epochs so far are kept")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="Progress",
                                             tooltip="Epochs trained so far")
-        self.status = widgets.HTML(_escape(AUTOGRADING_MESSAGE if self.autograding else
+        self.status = widgets.HTML(as_html(AUTOGRADING_MESSAGE if self.autograding else
                                            "Choose settings and click Train."))
         self.settings_line = widgets.Text(
             value=repr(settings), description="Settings line", style={"description_width": "7em"},
@@ -78,7 +78,7 @@ class Panel:
                              (self.progress, "progress"), (self.status, "status"),
                              (self.settings_line, "settings-line")):
             widget.add_class(f"digitlab-{name}")
-        self._heading = widgets.HTML(f"<h4>{_escape(title)}</h4>")
+        self._heading = widgets.HTML(f"<h4>{as_html(title)}</h4>")
         self._job: threading.Thread | None = None
         self._stop_requested = threading.Event()
 
@@ -159,9 +159,9 @@ class Panel:
 
     def _say(self, text: str, *, settings_line: str | None = None) -> None:
         """Put text (plain, escaped here) in the status line, and a settings line after it."""
-        message = _escape(text)
+        message = as_html(text)
         if settings_line is not None:
-            message += f"<br>Settings line: <code>{_escape(settings_line)}</code>"
+            message += f"<br>Settings line: <code>{as_html(settings_line)}</code>"
         self.status.value = message
 
     def _train_callback(self, draw: Callable[[History], None], *, epochs_before: int = 0
@@ -201,6 +201,6 @@ class Panel:
             self.train_button.disabled, self.stop_button.disabled = False, True
 
 
-def _escape(text: str) -> str:
+def as_html(text: str) -> str:
     return html.escape(text, quote=False).replace("\n", "<br>")
 

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
+from digitlab.data.splits import DigitData
 from digitlab.history import History
 from digitlab.network import Network
 from digitlab.plots import compare_curves, learning_curves
+from digitlab.settings import TrainingSettings
 from digitlab.train import train
 from digitlab.widgets._panel import Panel
 from digitlab.widgets.runs import run_label
@@ -25,7 +27,8 @@ class SingleRunPanel(Panel):
     are overlaid in one figure; a new run is added to the selection.
     """
 
-    def __init__(self, data, *, linear, settings, fields, title, runs: Sequence[History] = ()):
+    def __init__(self, data: DigitData, *, linear: type, settings: TrainingSettings,
+                 fields: list[str], title: str, runs: Sequence[History] = ()):
         super().__init__(data, linear=linear, settings=settings, fields=fields, title=title)
         self.runs: list[History] = list(runs)
         self.history: History | None = None
@@ -33,8 +36,9 @@ class SingleRunPanel(Panel):
         self.run_list = widgets.SelectMultiple(
             options=self._run_options(), rows=5, description="Run history",
             style={"description_width": "7em"}, layout=widgets.Layout(width="100%"),
-            tooltip="Every finished run. Select several (Ctrl or Shift + click, or "
-                    "Shift + arrow keys) to overlay them below.")
+            tooltip="Every finished run: its final validation accuracy, epochs and settings "
+                    "line. Select several (Ctrl or Shift + click, or Shift + arrow keys) to "
+                    "overlay them below.")
         self.run_list.add_class("digitlab-history")
         self.run_list.observe(lambda _: self._draw_overlay(), names="value")
         self.overlay = self._picture("digitlab-overlay")

@@ -10,11 +10,12 @@ from digitlab.history import History
 def run_label(number: int, history: History) -> str:
     """One line naming a finished run: its number, final validation accuracy, epochs and the
     settings line that recreates it, e.g.
-    "2. 88.3% validation after 30 epochs: TrainingSettings(num_layers=2, ..., seed=0)".
+    "2. 88.3% (30 epochs) TrainingSettings(num_layers=2, ..., seed=0)". Short before the
+    settings, because a narrow list cuts its lines off at the end.
     """
-    stopped = " (stopped early)" if history.stopped_early else ""
-    return (f"{number}. {history.final_validation_accuracy:.1%} validation after "
-            f"{history.epochs} epochs{stopped}: {history.settings!r}")
+    stopped = ", stopped early" if history.stopped_early else ""
+    return (f"{number}. {history.final_validation_accuracy:.1%} ({history.epochs} epochs"
+            f"{stopped}) {history.settings!r}")
 
 
 def intervals_overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:

@@ -19,7 +19,7 @@ from digitlab.layers import Linear
 from digitlab.plots import final_accuracies, seed_spread
 from digitlab.settings import TrainingSettings
 from digitlab.train import train
-from digitlab.widgets._panel import Panel, _escape
+from digitlab.widgets._panel import Panel, as_html
 from digitlab.widgets.runs import overlap_sentence
 
 DEFAULTS = TrainingSettings()  # frozen: safe to share
@@ -164,7 +164,7 @@ class SeedPanel(Panel):
             first, second = (each.summary for each in shown)
             verdict = (overlap_sentence(first[2:], second[2:]) if first and second else
                        "Both results need an interval to compare them.")
-        self.summary.value = "<br>".join(rows) + (f"<br><b>{_escape(verdict)}</b>" if verdict
+        self.summary.value = "<br>".join(rows) + (f"<br><b>{as_html(verdict)}</b>" if verdict
                                                    else "")
 
     @staticmethod
@@ -176,5 +176,5 @@ class SeedPanel(Panel):
             mean, std, low, high = result.summary
             summary = (f"mean {mean:.1%}, std {std:.1%}, 95% interval of the mean "
                        f"{low:.1%} to {high:.1%}")
-        return (f"<b>{number}.</b> <code>{_escape(repr(result.settings))}</code><br>"
-                f"final accuracies {_escape(accuracies)}; {_escape(summary)}")
+        return (f"<b>{number}.</b> <code>{as_html(repr(result.settings))}</code><br>"
+                f"final accuracies {as_html(accuracies)}; {as_html(summary)}")
