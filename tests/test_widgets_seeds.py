@@ -3,6 +3,7 @@ summarize function (or a message when it is not written), and two settings compa
 
 import math
 import statistics
+import time
 
 import pytest
 from reference import ReferenceLinear
@@ -110,8 +111,10 @@ def test_stop_keeps_no_partial_result_and_the_panel_trains_again(data):
     panel = SeedPanel(data, linear=ReferenceLinear, summarize=summarize_accuracies,
                       settings=TrainingSettings(max_epochs=1000), seeds=3)
     panel.train_button.click()
-    while panel.progress.value < 1:
-        assert panel.running
+    deadline = time.monotonic() + 30
+    while panel.progress.value < 1:  # stop once the first epoch is done
+        assert panel.running and time.monotonic() < deadline
+        time.sleep(0.01)
     panel.stop_button.click()
     assert panel.wait(30)
     assert panel.results == [] and "Stopped during seed 0" in status_text(panel)
