@@ -1,15 +1,18 @@
 """Submission files: written whole or not at all, every malformed file refused with a sentence
 that names its problem, and accuracy counted exactly against a key."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import digitlab.competition
 from digitlab.competition import (
     HEADER,
     SubmissionError,
     check_submission,
+    read_answer_key,
     read_submission,
     submission_accuracy,
     write_submission,
@@ -78,24 +81,119 @@ def test_a_rename_that_fails_removes_the_temporary_file(tmp_path):
     assert (tmp_path / "submission.csv").is_dir()
 
 
+def test_a_write_that_fails_half_way_keeps_the_previous_submission(tmp_path, monkeypatch):
+    """The disk filling up after half the rows are written (OSError), or Ctrl-C at that
+    moment (KeyboardInterrupt), leaves the old file byte for byte and no *.partial file."""
+    path = write_submission([1, 2, 3], tmp_path / "submission.csv")
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+
+    class HalfThenFail:
+        """The temporary file, except that a write stores half its text and then fails."""
+
+        def __init__(self, file, error):
+            self.file, self.error = file, error
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exception):
+            self.file.close()
+
+        def write(self, text):
+            self.file.write(text[: len(text) // 2])
+            self.file.flush()
+            raise self.error
+
+    for error in (OSError(28, "No space left on device"), KeyboardInterrupt()):
+        monkeypatch.setattr(os, "fdopen", lambda *a, error=error, **k: HalfThenFail(
+            real_fdopen(*a, **k), error))
+        with pytest.raises(type(error)):
+            write_submission(np.arange(1000) % 10, path)
+        monkeypatch.setattr(os, "fdopen", real_fdopen)
+        assert path.read_bytes() == before
+        assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
+
+
+def test_an_interrupted_rename_keeps_the_previous_submission(tmp_path, monkeypatch):
+    """Ctrl-C just before the rename that would replace the file: the old file stays whole
+    and the fully written temporary file is removed."""
+    path = write_submission([1, 2, 3], tmp_path / "submission.csv")
+
+    def interrupted(source, destination):
+        assert Path(source).read_text(encoding="utf-8").count("\n") == 1001  # written whole
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(digitlab.competition.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_submission(np.arange(1000) % 10, path)
+    assert path.read_text(encoding="utf-8") == "ImageId,Label\n1,1\n2,2\n3,3\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
+
+
+def test_predictions_that_fail_half_way_keep_the_previous_submission(tmp_path):
+    """Predictions are taken whole before a byte is written: a sequence that raises at its
+    501st digit, or holds a bad digit there, leaves the old file and no temporary file."""
+
+    class Crashing:
+        """1,000 predictions whose model crashes half way through."""
+
+        def __len__(self):
+            return 1000
+
+        def __getitem__(self, index):
+            if index >= 500:
+                raise RuntimeError("the model crashed")
+            return 7
+
+    path = write_submission([1, 2, 3], tmp_path / "submission.csv")
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError, match="crashed"):
+        write_submission(Crashing(), path)
+    with pytest.raises(ValueError, match="digits 0-9"):
+        write_submission(np.r_[np.zeros(500, int), 10, np.zeros(499, int)], path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
+
+
 MALFORMED = {
     "wrong header": ("Id,Label\n1,5\n2,0\n3,9\n",
                      ["The first line is 'Id,Label'; it must be the header 'ImageId,Label'."]),
     "no header": ("1,5\n2,0\n3,9\n",
                   ["The first line is '1,5'", "ImageId 1 has no row.",
-                   "The file has 2 rows after the header; expected 3."]),
+                   "The file has 2 rows after the header; expected 3, one per image."]),
     "missing id": ("ImageId,Label\n1,5\n3,9\n",
-                   ["ImageId 2 has no row.", "The file has 2 rows after the header; expected 3."]),
+                   ["ImageId 2 has no row.", "The file has 2 rows after the header; expected 3"]),
     "duplicate id": ("ImageId,Label\n1,5\n2,0\n2,1\n3,9\n",
-                     ["ImageId 2 appears more than once.", "4 rows after the header; expected 3."]),
+                     ["ImageId 2 appears more than once; keep one row per image.",
+                      "4 rows after the header; expected 3"]),
     "id past the end": ("ImageId,Label\n1,5\n2,0\n3,9\n4,1\n",
-                        ["ImageId 4 is outside 1..3.", "4 rows after the header; expected 3."]),
-    "id zero": ("ImageId,Label\n0,5\n1,5\n2,0\n3,9\n", ["ImageId 0 is outside 1..3."]),
+                        ["ImageId 4 is outside 1..3.", "4 rows after the header; expected 3"]),
+    "id zero": ("ImageId,Label\n0,5\n1,5\n2,0\n3,9\n",
+                ["ImageId 0 is outside 1..3; ids start at 1, not 0."]),
+    "ids from zero": ("ImageId,Label\n0,5\n1,0\n2,9\n",
+                      ["ImageId 0 is outside 1..3; ids start at 1, not 0.",
+                       "ImageId 3 has no row."]),
+    "one row": ("ImageId,Label\n1,5\n",
+                ["ImageIds 2, 3 have no row.", "The file has 1 row after the header; expected 3"]),
+    "too many rows": ("ImageId,Label\n1,5\n2,0\n3,9\n4,1\n5,2\n6,3\n7,4\n8,5\n",
+                      ["ImageIds 4, 5, 6, 7, 8 are outside 1..3.",
+                       "The file has 8 rows after the header; expected 3, one per image."]),
+    "pandas index column": (",ImageId,Label\n0,1,5\n1,2,0\n2,3,9\n",
+                            ["the file has an extra first column (a pandas index?)",
+                             "DataFrame.to_csv(path, index=False)",
+                             "Lines 2, 3, 4 do not hold two whole numbers (ImageId,Label) such "
+                             "as 1,7."]),
+    "semicolons": ("ImageId;Label\n1;5\n2;0\n3;9\n",
+                   ["it must be the header 'ImageId,Label'", "Lines 2, 3, 4 do not hold",
+                    "ImageIds 1, 2, 3 have no row."]),
+    "labels and ids swapped": ("Label,ImageId\n5,1\n0,2\n9,3\n",
+                               ["The first line is 'Label,ImageId'"]),
     "label 10": ("ImageId,Label\n1,10\n2,0\n3,9\n", ["ImageId 1 has a Label outside 0-9."]),
     "negative labels": ("ImageId,Label\n1,5\n2,-1\n3,-3\n",
                         ["ImageIds 2, 3 have a Label outside 0-9."]),
     "decimal label": ("ImageId,Label\n1,5\n2,3.0\n3,9\n",
-                      ["Line 3 does not hold two whole numbers (ImageId,Label).",
+                      ["Line 3 does not hold two whole numbers (ImageId,Label) such as 1,7.",
                        "ImageId 2 has no row."]),
     "letters": ("ImageId,Label\nx,5\n2,x\n3,9\n",
                 ["Lines 2, 3 do not hold two whole numbers", "ImageIds 1, 2 have no row."]),
@@ -104,9 +202,14 @@ MALFORMED = {
     "three fields": ("ImageId,Label\n1,5,0\n2,0\n3,9\n", ["Line 2 does not hold two whole"]),
     "empty": ("", ["The file is empty; it needs the header ImageId,Label and 3 rows."]),
     "blank lines only": ("\n \r\n", ["The file is empty"]),
+    "byte-order mark only": ("\ufeff", ["The file is empty"]),
+    "float labels": ("ImageId,Label\n1,5.0\n2,0.0\n3,9.0\n",
+                     ["Lines 2, 3, 4 do not hold two whole numbers", "ImageIds 1, 2, 3 have no"]),
+    "a missing label": ("ImageId,Label\n1,5\n2,\n3,9\n", ["Line 3 does not hold"]),
     "not UTF-8": (b"ImageId,Label\n1,5\n2,\xff\n3,9\n", ["The file is not UTF-8 text"]),
     "many missing": ("ImageId,Label\n",
-                     ["ImageIds 1, 2, 3 have no row.", "0 rows after the header; expected 3."]),
+                     ["ImageIds 1, 2, 3 have no row.",
+                      "0 rows after the header; expected 3, one per image."]),
 }
 
 
@@ -132,6 +235,50 @@ def test_a_missing_file_says_how_to_write_one(tmp_path):
     assert str(path) in problem and "write_submission(predictions, path)" in problem
     with pytest.raises(SubmissionError, match="There is no file"):
         read_submission(path, 3)
+
+
+def test_a_folder_instead_of_a_file_says_so(tmp_path):
+    """A folder named submission.csv is named as a folder, not as a missing file."""
+    (tmp_path / "submission.csv").mkdir()
+    [problem] = check_submission(tmp_path / "submission.csv", 3)
+    assert "is a folder, not a file" in problem and "write_submission" in problem
+
+
+def test_an_unreadable_file_says_why(tmp_path, monkeypatch):
+    """A file the reader may not open (permissions) gives a sentence, not a traceback."""
+    path = write_bytes(tmp_path / "submission.csv", GOOD)
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    assert check_submission(path, 3) == [
+        "The file cannot be read (Permission denied); check its permissions."]
+
+
+def test_the_error_carries_the_same_sentences_as_the_check(tmp_path):
+    """SubmissionError.problems is exactly check_submission's list, so callers (the class
+    leaderboard) need not parse the message."""
+    path = write_bytes(tmp_path / "submission.csv", MALFORMED["ids from zero"][0])
+    with pytest.raises(SubmissionError) as error:
+        read_submission(path, 3)
+    assert error.value.problems == check_submission(path, 3) and len(error.value.problems) == 2
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [(None, "There is no file"), ("", "The file is empty"), ("ImageId,Label\n", "ImageId 1 has"),
+     ("ImageId,Label\n1,5\n2,x\n", "Line 3 does not hold")],
+    ids=["missing", "empty", "header only", "malformed"],
+)
+def test_an_unusable_answer_key_is_refused(tmp_path, content, says):
+    """read_answer_key refuses a missing, empty, row-less or malformed key with its reason."""
+    key = tmp_path / "key.csv"
+    if content is not None:
+        write_bytes(key, content)
+    with pytest.raises(SubmissionError) as error:
+        read_answer_key(key)
+    assert any(says in problem for problem in error.value.problems), error.value.problems
 
 
 def test_a_long_list_of_offenders_is_cut_short():

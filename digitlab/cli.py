@@ -1,0 +1,152 @@
+"""The `digitlab` command for instructors.
+
+    digitlab leaderboard digit-lab [--course DIR] [--key PATH] [--board final|public]
+                                   [--anonymise] [--out DIR] [--public-fraction F] [--seed N]
+    digitlab kaggle-split train.csv --test-size N --out DIR [--seed N]
+
+Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
+student's broken submission is a result, not a failure), 1 when it could not (no key, a
+malformed key, no submitted/ folder), 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from digitlab.competition import SubmissionError, read_answer_key
+from digitlab.course import kaggle_split, leaderboard
+from digitlab.course.score_submission import KEY_VARIABLE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitlab", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    board = commands.add_parser(
+        "leaderboard", help="score every collected submission and write the class leaderboard",
+        description="Score submitted/<student>/ASSIGNMENT/submission.csv for every student "
+                    "against the answer key; write the board as CSV and PNG and print it.")
+    board.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    board.add_argument("--course", default=".", help="the course folder, holding submitted/ "
+                       "(default: the current folder)")
+    board.add_argument("--key", help=f"the answer key (default: ${KEY_VARIABLE}, else "
+                       "COURSE/keys/ASSIGNMENT.csv)")
+    board.add_argument("--board", choices=leaderboard.BOARDS, default="final",
+                       help="final: rank by the private part, show both parts (default); "
+                            "public: rank by the public part and show nothing else, for "
+                            "posting during the competition")
+    board.add_argument("--anonymise", action="store_true",
+                       help="also write ASSIGNMENT-BOARD-anonymised.csv with pseudonyms, for "
+                            f"posting (the secret behind them: {leaderboard.SECRET_FILE} next "
+                            "to the key, created if absent)")
+    board.add_argument("--out", help="the output folder (default: COURSE/leaderboard)")
+    board.add_argument("--public-fraction", type=float, default=leaderboard.PUBLIC_FRACTION,
+                       help="the share of images on the public board (default: %(default)s)")
+    board.add_argument("--seed", type=int, default=leaderboard.DEFAULT_SEED,
+                       help="chooses the public images (default: %(default)s)")
+    board.set_defaults(run=_leaderboard)
+
+    split = commands.add_parser(
+        "kaggle-split", help="cut a competition set and its answer key from Kaggle's train.csv",
+        description="Hold out images of Kaggle's train.csv as the competition: write "
+                    "train.csv and test.csv in Kaggle's layout and answer-key.csv.")
+    split.add_argument("train_csv", help="Kaggle's digit-recognizer train.csv")
+    split.add_argument("--test-size", type=int, required=True,
+                       help="how many images to hold out")
+    split.add_argument("--out", required=True, help="the folder for the three files")
+    split.add_argument("--seed", type=int, default=0,
+                       help="chooses the held-out images (default: %(default)s)")
+    split.set_defaults(run=_kaggle_split)
+    return parser
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    course = Path(args.course)
+    key = Path(args.key or os.environ.get(KEY_VARIABLE)
+               or course / "keys" / f"{args.assignment}.csv")
+    try:
+        truth = read_answer_key(key)
+    except SubmissionError as error:
+        print(f"The answer key {key} cannot be used:\n- " + "\n- ".join(error.problems))
+        return 1
+    try:
+        public = leaderboard.public_mask(len(truth), args.public_fraction, args.seed)
+        submissions = leaderboard.find_submissions(course, args.assignment)
+    except (ValueError, FileNotFoundError) as error:
+        print(error)
+        return 1
+    scores = leaderboard.score_class(submissions, truth, public)
+    rows = leaderboard.board(scores, args.board)
+
+    out = Path(args.out) if args.out else course / "leaderboard"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.assignment}-{args.board}"
+    named = leaderboard.table(rows, args.board)
+    written = []
+    if args.anonymise:
+        names = leaderboard.pseudonyms([score.student for score in scores],
+                                       leaderboard.load_secret(key.parent
+                                                               / leaderboard.SECRET_FILE))
+        # The instructor's file keeps the ids and shows each student's pseudonym.
+        for record, row in zip(named, rows, strict=True):
+            record["pseudonym"] = names[row.score.student]
+        written.append(leaderboard.write_table(leaderboard.table(rows, args.board, names),
+                                               out / f"{stem}-anonymised.csv"))
+    written.append(leaderboard.write_table(named, out / f"{stem}.csv"))
+    written.append(_plot(rows, args, public, out / f"{stem}.png"))
+
+    _print_table(named)
+    print(f"\n{len(scores)} students: {sum(not score.problems for score in scores)} scored, "
+          f"{sum(bool(score.problems) for score in scores)} with problems. Public part: "
+          f"{public.sum()} of {len(public)} images (seed {args.seed}).")
+    print("Wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _plot(rows, args: argparse.Namespace, public, path: Path) -> Path:
+    """Save the board's figure to path. It shows ranks, never names, so it is safe to post."""
+    from digitlab.course.leaderboard_plot import leaderboard_figure  # matplotlib: only here
+
+    title = (f"{args.assignment}: {args.board} leaderboard (public part {public.sum()} of "
+             f"{len(public)} images)")
+    leaderboard_figure(rows, args.board, title).savefig(path)
+    return path
+
+
+def _print_table(records: list[dict]) -> None:
+    """Records of equal keys as aligned columns; the last column (problems) unpadded."""
+    if not records:
+        print("No student folders under submitted/.")
+        return
+    columns = [column for column in records[0] if column != "problems"] + ["problems"]
+    widths = {column: max(len(column), *(len(record[column]) for record in records))
+              for column in columns}
+    for line in [{column: column for column in columns}, *records]:
+        print("  ".join(line[column].ljust(widths[column]) for column in columns[:-1])
+              + "  " + line["problems"])
+
+
+def _kaggle_split(args: argparse.Namespace) -> int:
+    try:
+        paths = kaggle_split.split_kaggle_train(args.train_csv, args.test_size, args.out,
+                                                args.seed)
+    except (OSError, ValueError) as error:  # DataFormatError is a ValueError
+        print(error)
+        return 1
+    print(f"Wrote {', '.join(str(path) for path in paths.values())}.\nGive students "
+          "train.csv and test.csv; keep answer-key.csv with the course's keys (for example "
+          "as keys/digit-lab.csv) and never release it.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
