@@ -6,7 +6,7 @@
 
 Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
 student's broken submission is a result, not a failure), 1 when it could not (no key, a
-malformed key, no submitted/ folder), 2 for a wrong command line.
+malformed key, no students in submitted/), 2 for a wrong command line.
 """
 
 from __future__ import annotations
@@ -123,10 +123,7 @@ def _plot(rows, args: argparse.Namespace, public, path: Path) -> Path:
 
 
 def _print_table(records: list[dict]) -> None:
-    """Records of equal keys as aligned columns; the last column (problems) unpadded."""
-    if not records:
-        print("No student folders under submitted/.")
-        return
+    """Records (at least one) of equal keys as aligned columns, problems last, unpadded."""
     columns = [column for column in records[0] if column != "problems"] + ["problems"]
     widths = {column: max(len(column), *(len(record[column]) for record in records))
               for column in columns}

@@ -335,10 +335,17 @@ def test_the_key_comes_from_the_environment_before_the_course_folder(course, tmp
         in rows["s01"]["problems"]
 
 
-def test_without_submitted_folder_it_says_to_collect(tmp_path):
-    status, printed = run_main(["leaderboard", ASSIGNMENT, "--course", str(tmp_path),
-                                "--key", str(KEY)])
-    assert status == 1 and "nbgrader collect digit-lab" in printed
+def test_without_students_it_says_to_collect(tmp_path):
+    """No submitted/ folder, or one with no student's folder in it: exit status 1 and the
+    command that collects the submissions."""
+    argv = ["leaderboard", ASSIGNMENT, "--course", str(tmp_path), "--key", str(KEY)]
+    status, printed = run_main(argv)
+    assert status == 1 and "There is no folder" in printed
+    assert "nbgrader collect digit-lab" in printed
+    (tmp_path / "submitted" / ".ipynb_checkpoints").mkdir(parents=True)
+    status, printed = run_main(argv)
+    assert status == 1 and "There are no students' folders" in printed
+    assert not (tmp_path / "leaderboard").exists()
 
 
 def test_competition_ranks_share_and_skip():

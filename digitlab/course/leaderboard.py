@@ -72,16 +72,20 @@ def find_submissions(course: str | Path, assignment: str) -> dict[str, Path]:
     """{student: path of their submission.csv} for every folder under course/submitted/.
 
     The path is where nbgrader's collect puts the file; it may not exist (nothing or an
-    incomplete folder was collected). Raises FileNotFoundError if submitted/ is missing.
+    incomplete folder was collected). Raises FileNotFoundError if submitted/ is missing or
+    holds no student's folder.
     """
     submitted = Path(course) / "submitted"
+    collect = f"collect the submissions first (nbgrader collect {assignment})."
     if not submitted.is_dir():
-        raise FileNotFoundError(f"There is no folder {submitted}: collect the submissions "
-                                f"first (nbgrader collect {assignment}).")
+        raise FileNotFoundError(f"There is no folder {submitted}: {collect}")
     # Hidden folders (.ipynb_checkpoints and the like) are not students.
-    return {folder.name: folder / assignment / SUBMISSION
-            for folder in sorted(submitted.iterdir())
-            if folder.is_dir() and not folder.name.startswith(".")}
+    found = {folder.name: folder / assignment / SUBMISSION
+             for folder in sorted(submitted.iterdir())
+             if folder.is_dir() and not folder.name.startswith(".")}
+    if not found:
+        raise FileNotFoundError(f"There are no students' folders in {submitted}: {collect}")
+    return found
 
 
 def public_mask(n_images: int, fraction: float = PUBLIC_FRACTION,
@@ -180,11 +184,11 @@ def table(rows: list[Row], which: str, names: dict[str, str] | None = None) -> l
 
 
 def write_table(records: list[dict], path: Path) -> Path:
-    """Write records (from `table`) as a CSV file with a header, replacing path whole."""
+    """Write records (from `table`, at least one) as a CSV file with a header, replacing
+    path whole."""
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(records[0]) if records else ["student"],
-                                lineterminator="\n")
+        writer = csv.DictWriter(file, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
     os.replace(partial, path)
