@@ -161,7 +161,6 @@ def board(scores: list[Score], which: str = "final") -> list[Row]:
     return [Row(rank, score) for rank, score in ranked] + [Row(None, score) for score in broken]
 
 
-
 def table(rows: list[Row], which: str, names: dict[str, str] | None = None) -> list[dict]:
     """The board as records of COLUMNS[which] -> text, for the CSV file and the printout.
 
