@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from reference import ReferenceLinear
 
-from digitlab import History, TrainingSettings, load_digits, train
+from digitlab import History, TrainingSettings, train
 from digitlab.plots import (
     compare_curves,
     compare_runs,
@@ -40,11 +40,6 @@ def make_history(rng: np.random.Generator, epochs: int = 6, **changes) -> Histor
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_digits(seed=0)
 
 
 def lines_by_label(ax):

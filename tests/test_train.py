@@ -15,11 +15,6 @@ from digitlab import (
 )
 
 
-@pytest.fixture(scope="module")
-def data():
-    return load_digits(seed=0)
-
-
 def run(data, **changes):
     settings = TrainingSettings(max_epochs=3).replace(**changes)
     return train(settings, data, linear=ReferenceLinear)

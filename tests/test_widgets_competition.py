@@ -6,21 +6,12 @@ import pytest
 from reference import ReferenceLinear
 from test_widgets_learning_rate import click_train, status_text
 
-import digitlab
 from digitlab import TrainingSettings
 from digitlab.competition import check_submission, read_submission
 from digitlab.metrics import confusion_counts
 from digitlab.widgets import CompetitionPanel
 
-
-@pytest.fixture(scope="module")
-def data():
-    return digitlab.load_digits(seed=0)
-
-
-@pytest.fixture(autouse=True)
-def not_grading(monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+pytestmark = pytest.mark.usefixtures("not_grading")
 
 
 def test_a_run_shows_accuracy_confusion_and_mistakes_then_writes_a_valid_file(data, tmp_path):

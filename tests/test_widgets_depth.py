@@ -6,19 +6,10 @@ import pytest
 from reference import ReferenceLinear
 from test_widgets_learning_rate import click_train, status_text
 
-import digitlab
 from digitlab import TrainingSettings
 from digitlab.widgets import DepthPanel
 
-
-@pytest.fixture(scope="module")
-def data():
-    return digitlab.load_digits(seed=0)
-
-
-@pytest.fixture(autouse=True)
-def not_grading(monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+pytestmark = pytest.mark.usefixtures("not_grading")
 
 
 def test_the_controls_cover_depth_width_activation_and_step(data):

@@ -15,15 +15,7 @@ from digitlab.widgets import LearningRatePanel, _panel
 
 SHORT = TrainingSettings(max_epochs=3)
 
-
-@pytest.fixture(scope="module")
-def data():
-    return digitlab.load_digits(seed=0)
-
-
-@pytest.fixture(autouse=True)
-def not_grading(monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+pytestmark = pytest.mark.usefixtures("not_grading")
 
 
 def click_train(panel, timeout=60):

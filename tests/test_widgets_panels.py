@@ -5,7 +5,6 @@ import ipywidgets as widgets
 import pytest
 from reference import ReferenceLinear
 
-import digitlab
 from digitlab.widgets import CompetitionPanel, DepthPanel, LearningRatePanel, SeedPanel
 
 PANELS = {
@@ -14,11 +13,6 @@ PANELS = {
     "seed": lambda data, **kw: SeedPanel(data, summarize=lambda accuracies: (0, 0, 0, 0), **kw),
     "competition": lambda data, **kw: CompetitionPanel(data, **kw),
 }
-
-
-@pytest.fixture(scope="module")
-def data():
-    return digitlab.load_digits(seed=0)
 
 
 def widgets_in(widget):

@@ -17,6 +17,8 @@ from digitlab.widgets.runs import intervals_overlap
 
 SHORT = TrainingSettings(max_epochs=2)
 
+pytestmark = pytest.mark.usefixtures("not_grading")
+
 
 def summarize_accuracies(accuracies):
     """The test's own summary: mean, sample std, 95% t interval (the notebook's exercise)."""
@@ -27,16 +29,6 @@ def summarize_accuracies(accuracies):
 
 def summarize_unwritten(accuracies):
     raise NotImplementedError()  # what the student release's answer cell does
-
-
-@pytest.fixture(scope="module")
-def data():
-    return digitlab.load_digits(seed=0)
-
-
-@pytest.fixture(autouse=True)
-def not_grading(monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
 
 
 def seed_panel(data, summarize=summarize_accuracies, seeds=3):
