@@ -3,10 +3,13 @@
     digitlab leaderboard digit-lab [--course DIR] [--key PATH] [--board final|public]
                                    [--anonymise] [--out DIR] [--public-fraction F] [--seed N]
     digitlab kaggle-split train.csv --test-size N --out DIR [--seed N]
+    digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
+    digitlab integrity digit-lab [--course DIR]
 
 Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
 student's broken submission is a result, not a failure), 1 when it could not (no key, a
-malformed key, no students in submitted/), 2 for a wrong command line.
+malformed key, no students in submitted/, no release or gradebook), 2 for a wrong command
+line.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course import kaggle_split, leaderboard
+from digitlab.course import integrity, kaggle_split, leaderboard, report
 from digitlab.course.score_submission import KEY_VARIABLE
 
 
@@ -66,6 +70,28 @@ def _parser() -> argparse.ArgumentParser:
     split.add_argument("--seed", type=int, default=0,
                        help="chooses the held-out images (default: %(default)s)")
     split.set_defaults(run=_kaggle_split)
+
+    course_help = ("the course folder, holding release/, submitted/ and autograded/ (default: "
+                   "the current folder)")
+    classreport = commands.add_parser(
+        "report", help="write the class report after autograde (CSV files and an HTML page)",
+        description="Read the gradebook, the autograded notebooks, the integrity scan and the "
+                    "grading records; write ASSIGNMENT-scores/-cells/-diagnoses/-integrity.csv "
+                    "and ASSIGNMENT.html.")
+    classreport.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    classreport.add_argument("--course", default=".", help=course_help)
+    classreport.add_argument("--db-url", help="the gradebook's database URL (default: "
+                             "sqlite:///COURSE/gradebook.db)")
+    classreport.add_argument("--out", help="the output folder (default: COURSE/report)")
+    classreport.set_defaults(run=_report)
+
+    scan = commands.add_parser(
+        "integrity", help="list tampered test cells and missing or corrupt notebooks",
+        description="Compare every submitted notebook with the release and print what "
+                    "students changed in the cells that grade them. Only reads.")
+    scan.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    scan.add_argument("--course", default=".", help=course_help)
+    scan.set_defaults(run=_integrity)
     return parser
 
 
@@ -143,6 +169,49 @@ def _kaggle_split(args: argparse.Namespace) -> int:
           "train.csv and test.csv; keep answer-key.csv with the course's keys (for example "
           "as keys/digit-lab.csv) and never release it.")
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from digitlab.course.report_page import write_html  # matplotlib: only here
+
+    course = Path(args.course)
+    try:
+        result = report.build_report(course, args.assignment, args.db_url)
+    except (FileNotFoundError, ValueError) as error:  # nbgrader's MissingEntry is a ValueError
+        print(error)
+        return 1
+    out = Path(args.out) if args.out else course / "report"
+    written = [*report.write_csvs(result, out), write_html(result, out)]
+    stats = report.summary_statistics(result)
+    print(f"{stats['students']} students: mean total {stats['mean']:.1f}, "
+          f"median {stats['median']:.1f}.")
+    failed = [cell for cell in result.cells if cell.failed + cell.errored][:3]
+    print("Most failed: " + (", ".join(f"{cell.grade_id} ({cell.fail_rate:.0%})"
+                                       for cell in failed) or "none") + ".")
+    print("Top diagnosis: " + (f"{result.diagnoses[0].text} ({result.diagnoses[0].students} "
+                               "students)" if result.diagnoses else "none") + ".")
+    _print_kinds(result.integrity)
+    print("Wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _integrity(args: argparse.Namespace) -> int:
+    try:
+        findings = integrity.scan_class(args.course, args.assignment)
+    except FileNotFoundError as error:
+        print(error)
+        return 1
+    for finding in findings:
+        print(f"{finding.student}  {finding.notebook}  {finding.kind}  "
+              f"{finding.grade_id or '-'}: {finding.explanation}")
+    _print_kinds(findings)
+    return 0
+
+
+def _print_kinds(findings: list[integrity.Finding]) -> None:
+    counts = Counter(finding.kind for finding in findings)
+    print(f"{len(findings)} integrity findings" + (": " + ", ".join(
+        f"{count} {kind}" for kind, count in sorted(counts.items())) if counts else "") + ".")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ Linear.backward, one who deleted test cells, and one whose code loops forever.
 """
 
 import csv
-import hashlib
 import shutil
 
 import nbformat
@@ -17,9 +16,12 @@ from course_builder import (
     KEY,
     NOTEBOOKS,
     SOURCE,
+    averaged_bias,
     copy_course,
+    fingerprint,
     grade_id,
     nbgrader,
+    replace_answer,
     solution_lines,
     solved_release,
     submit,
@@ -33,7 +35,6 @@ TEST_POINTS = {
     for cell in nbformat.read(SOURCE / name, 4).cells
     if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
 }
-AVERAGED_BIAS = "self.grad_bias = grad.mean(axis=0, keepdims=True)"
 ENDLESS_SUMMARY = '''
 import time
 
@@ -49,19 +50,6 @@ def summarize_accuracies(accuracies):
 CELL_TIMEOUT = "--Execute.timeout=8"
 
 
-def replace_answer(notebooks, notebook, cell_id, transform):
-    for cell in notebooks[notebook].cells:
-        if grade_id(cell) == cell_id:
-            cell.source = transform(cell.source)
-
-
-def averaged_bias(notebooks):
-    """The bug in the seed write-up: the bias gradient divided by the batch size."""
-    replace_answer(notebooks, NOTEBOOKS[0], "linear-backward", lambda source: "\n".join(
-        line[:line.index("self")] + AVERAGED_BIAS if "self.grad_bias =" in line else line
-        for line in source.splitlines()))
-
-
 def deleted_tests(notebooks):
     for notebook, cell_id in ((NOTEBOOKS[0], "test-input-gradient"),
                               (NOTEBOOKS[3], "test-summary-interval")):
@@ -71,11 +59,6 @@ def deleted_tests(notebooks):
 
 def endless_loop(notebooks):
     replace_answer(notebooks, NOTEBOOKS[3], "summarize-accuracies", lambda _: ENDLESS_SUMMARY)
-
-
-def fingerprint(folder):
-    return {path.relative_to(folder): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 @pytest.fixture(scope="module")
