@@ -177,7 +177,7 @@ def _report(args: argparse.Namespace) -> int:
     course = Path(args.course)
     try:
         result = report.build_report(course, args.assignment, args.db_url)
-    except (FileNotFoundError, ValueError) as error:  # nbgrader's MissingEntry is a ValueError
+    except (FileNotFoundError, ValueError) as error:
         print(error)
         return 1
     out = Path(args.out) if args.out else course / "report"

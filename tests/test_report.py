@@ -146,7 +146,15 @@ def test_the_report_command_writes_everything_and_leaves_submissions_alone(grade
         [f"{ASSIGNMENT}.html"] + [f"{ASSIGNMENT}-{name}.csv" for name in
                                   ("cells", "diagnoses", "integrity", "scores")])
     assert fingerprint(course / "submitted") == before
-    assert main(["report", ASSIGNMENT, "--course", str(tmp_path)]) == 1  # no release
+    for problem, options in (("There is no gradebook", []),  # and none is created
+                             ("There are no notebooks in", ["--db-url", "sqlite://"])):
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            assert main(["report", ASSIGNMENT, "--course", str(tmp_path), *options]) == 1
+        assert problem in output.getvalue()
+    assert not (tmp_path / "gradebook.db").exists()
+    with pytest.raises(ValueError, match="has no assignment other"):
+        build_report(course, "other", findings=[], records={})
 
 
 def test_records_round_trip_and_bad_ones_are_named(tmp_path):

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 
 from digitlab.course.integrity import Finding, read_notebook, scan_class
 from digitlab.course.leaderboard import find_submissions
@@ -117,8 +117,16 @@ def build_report(course: str | Path, assignment: str, db_url: str | None = None,
                  findings: list[Finding] | None = None,
                  records: dict[str, GradingRecord] | None = None) -> ClassReport:
     """Gather the class report. findings default to scan_class(course, assignment) and
-    records to those in grading/<assignment>/ (none is fine)."""
+    records to those in grading/<assignment>/ (none is fine).
+
+    Raises FileNotFoundError without a release or (by default) without course/gradebook.db,
+    and ValueError when the gradebook does not know the assignment.
+    """
     course = Path(course)
+    if db_url is None and not (course / "gradebook.db").is_file():
+        # nbgrader would create an empty gradebook: the report only reads.
+        raise FileNotFoundError(f"There is no gradebook {course / 'gradebook.db'}: run "
+                                f"nbgrader autograde {assignment} first, or pass its URL.")
     findings = scan_class(course, assignment) if findings is None else list(findings)
     if records is None:
         records, unreadable = read_records(course, assignment)
@@ -228,7 +236,12 @@ def _read_gradebook(db_url: str, assignment: str):
     autograded code cells, {student: (total, max_total, {notebook: score})})."""
     grades, totals = {}, {}
     with Gradebook(db_url) as gradebook:
-        notebooks = [notebook.name for notebook in gradebook.find_assignment(assignment).notebooks]
+        try:
+            released = gradebook.find_assignment(assignment)
+        except MissingEntry as error:  # its message is empty
+            raise ValueError(f"The gradebook has no assignment {assignment}: run nbgrader "
+                             f"generate_assignment and autograde {assignment} first.") from error
+        notebooks = [notebook.name for notebook in released.notebooks]
         for submission in gradebook.assignment_submissions(assignment):
             student = submission.student_id
             totals[student] = (submission.score, submission.max_score,
