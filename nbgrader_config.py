@@ -16,6 +16,11 @@ c.CourseDirectory.root = str(COURSE_ROOT)
 c.CourseDirectory.source_directory = "notebooks"
 # The course's name in nbgrader's exchange (release_assignment, fetch, submit, collect).
 c.CourseDirectory.course_id = "digitlab"
+# The gradebook. By default SQLite next to this file, where a writer waits up to 30 s for
+# another's lock (`digitlab grade` runs several autogrades at once). For PostgreSQL, set
+# DIGITLAB_DB_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB, so no password is in git.
+c.CourseDirectory.db_url = (os.environ.get("DIGITLAB_DB_URL")
+                            or f"sqlite:///{COURSE_ROOT / 'gradebook.db'}?timeout=30")
 
 # The answer key of the competition lives outside the assignment folder, so it is never
 # copied into the release or the feedback. Notebook 05's hidden tests find it through this
