@@ -194,9 +194,11 @@ def write_csvs(report: ClassReport, out: str | Path) -> list[Path]:
 
 
 def summary_statistics(report: ClassReport) -> dict[str, float | int]:
-    """Students, and the mean and median total of those in the gradebook (0 when none)."""
+    """Students, the mean and median total of those in the gradebook (0 when none), and the
+    most a student can score (manually graded points included)."""
     totals = [s.total for s in report.scores if s.total is not None]
     return {"students": len(report.scores),
+            "max_total": max((s.max_total for s in report.scores), default=0.0),
             "mean": statistics.fmean(totals) if totals else 0.0,
             "median": statistics.median(totals) if totals else 0.0}
 
@@ -270,7 +272,8 @@ def _test_outputs(folder: Path) -> dict[tuple[str, str], tuple[str, str]] | None
                 errors = [o for o in cell.outputs if o.output_type == "error"]
                 text = "\n".join([o.get("text", "") for o in cell.outputs
                                   if o.output_type == "stream"]
-                                 + [f"{o.ename}: {o.evalue}" for o in errors])
+                                 + [f"{o.ename}: {o.evalue}" if o.evalue else o.ename
+                                    for o in errors])
                 outputs[path.stem, metadata.get("grade_id")] = (
                     errors[0].ename if errors else "", _ANSI.sub("", text))
     return outputs

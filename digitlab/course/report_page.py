@@ -32,7 +32,7 @@ img{max-width:100%}"""
 def score_histogram(report: ClassReport) -> Figure:
     """How many students (y) reached each total score (x, bins of one point)."""
     totals = [s.total for s in report.scores if s.total is not None]
-    top = max([s.max_total for s in report.scores] + [1.0])
+    top = max(summary_statistics(report)["max_total"], 1.0)
     fig = InlineFigure(figsize=(7, 3.5), layout="constrained")
     ax = fig.subplots()
     ax.hist(totals, bins=np.arange(0, np.ceil(top) + 2) - 0.5, color=PALETTE[0],
@@ -71,7 +71,8 @@ def render_html(report: ClassReport) -> str:
     sections = [
         f"<h1>Class report: {_e(report.assignment)}</h1>",
         f"<p>{stats['students']} students; mean total {stats['mean']:.1f}, median "
-        f"{stats['median']:.1f}; {len(report.integrity)} integrity findings.</p>",
+        f"{stats['median']:.1f} of {stats['max_total']:g} points; {len(report.integrity)} "
+        "integrity findings.</p>",
         "<h2>Score distribution</h2>", _image(score_histogram(report), "score histogram"),
         "<h2>Most-failed test cells</h2>", _image(failed_cells_chart(report),
                                                   "most-failed test cells"),
