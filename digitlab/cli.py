@@ -3,6 +3,8 @@
     digitlab leaderboard digit-lab [--course DIR] [--key PATH] [--board final|public]
                                    [--anonymise] [--out DIR] [--public-fraction F] [--seed N]
     digitlab kaggle-split train.csv --test-size N --out DIR [--seed N]
+    digitlab grade digit-lab [--course DIR] [--jobs N] [--db-url URL] [--student S ...]
+                             [--timeout SECONDS]
     digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
     digitlab integrity digit-lab [--course DIR]
 
@@ -21,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course import integrity, kaggle_split, leaderboard, report
+from digitlab.course import grade, gradebook, integrity, kaggle_split, leaderboard, report
 from digitlab.course.score_submission import KEY_VARIABLE
 
 
@@ -92,6 +94,26 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
     scan.add_argument("--course", default=".", help=course_help)
     scan.set_defaults(run=_integrity)
+
+    grade_parser = commands.add_parser(
+        "grade", help="autograde every collected submission, several students at once",
+        description="Run `nbgrader autograde ASSIGNMENT --student S --force` for every student "
+                    "in submitted/, JOBS at a time, against the course's gradebook; keep each "
+                    "student's outcome in grading/ASSIGNMENT/ and print a summary.")
+    grade_parser.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    grade_parser.add_argument("--course", default=".", help="the course folder, holding "
+                              "nbgrader_config.py and submitted/ (default: the current folder)")
+    grade_parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                              help="students graded at once (default: the cores, %(default)s)")
+    grade_parser.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
+                              f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
+                              "COURSE/gradebook.db)")
+    grade_parser.add_argument("--student", nargs="+", metavar="S",
+                              help="grade only these students (default: all)")
+    grade_parser.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT,
+                              help="seconds one student's autograde may take before it is "
+                                   "killed and the student is not graded (default: %(default)g)")
+    grade_parser.set_defaults(run=_grade)
     return parser
 
 
@@ -212,6 +234,21 @@ def _print_kinds(findings: list[integrity.Finding]) -> None:
     counts = Counter(finding.kind for finding in findings)
     print(f"{len(findings)} integrity findings" + (": " + ", ".join(
         f"{count} {kind}" for kind, count in sorted(counts.items())) if counts else "") + ".")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    try:
+        result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
+                                   db_url=args.db_url, students=args.student,
+                                   timeout=args.timeout, progress=grade.ProgressBar(sys.stderr))
+    except (FileNotFoundError, ValueError, gradebook.GradebookError) as error:
+        print(error)
+        return 1
+    print(f"Gradebook: {gradebook.shown(result.db_url)}"
+          + "".join(f"; {step}" for step in result.prepared))
+    print("\n".join(grade.summary(result)))
+    print(f"Records and nbgrader's logs: {Path(args.course) / 'grading' / args.assignment}")
+    return 0
 
 
 if __name__ == "__main__":
