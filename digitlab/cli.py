@@ -82,8 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                     "and ASSIGNMENT.html.")
     classreport.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
     classreport.add_argument("--course", default=".", help=course_help)
-    classreport.add_argument("--db-url", help="the gradebook's database URL (default: "
-                             "sqlite:///COURSE/gradebook.db)")
+    classreport.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
+                             f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
+                             "COURSE/gradebook.db)")
     classreport.add_argument("--out", help="the output folder (default: COURSE/report)")
     classreport.set_defaults(run=_report)
 
@@ -199,7 +200,7 @@ def _report(args: argparse.Namespace) -> int:
     course = Path(args.course)
     try:
         result = report.build_report(course, args.assignment, args.db_url)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, gradebook.GradebookError) as error:
         print(error)
         return 1
     out = Path(args.out) if args.out else course / "report"

@@ -39,7 +39,7 @@ def test_the_gradebook_stores_checksums_before_hidden_tests_are_stripped(report_
     source = nbformat.read(report_course / "notebooks" / ASSIGNMENT / NOTEBOOKS[0], 4)
     release = nbformat.read(report_course / "release" / ASSIGNMENT / NOTEBOOKS[0], 4)
     released = {grade_id(cell): cell for cell in release.cells}
-    with Gradebook(f"sqlite:///{report_course / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{report_course / 'gradebook.db'}", "digitlab") as gradebook:
         stored = {cell.name: cell.checksum for cell in
                   gradebook.find_notebook(NOTEBOOKS[0][:-6], ASSIGNMENT).source_cells}
     for cell in source.cells:

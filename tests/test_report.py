@@ -7,6 +7,8 @@ import contextlib
 import csv
 import io
 import re
+import shutil
+import sqlite3
 
 import nbformat
 import numpy as np
@@ -26,7 +28,6 @@ from digitlab.course.records import (
 )
 from digitlab.course.report import (
     build_report,
-    default_db_url,
     extract_diagnoses,
     normalise,
     write_csvs,
@@ -54,6 +55,12 @@ AVERAGED_BIAS = checker_says("grad_bias", RIGHT[:1] / 4, RIGHT[:1], 4)
 TRANSPOSED = checker_says("grad_weights", RIGHT.T, RIGHT, 6)
 
 
+def dump(database):
+    """Every row of an SQLite database, as SQL."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return list(connection.iterdump())
+
+
 @pytest.fixture(scope="module")
 def report(graded_course):
     course, _ = graded_course
@@ -76,7 +83,7 @@ def written(graded_course, report, tmp_path_factory):
 
 def test_totals_are_the_gradebooks(graded_course, written):
     course, _ = graded_course
-    with Gradebook(default_db_url(course)) as gradebook:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "digitlab") as gradebook:
         expected = {s.student_id: (s.score, {n.name: n.score for n in s.notebooks})
                     for s in gradebook.assignment_submissions(ASSIGNMENT)}
     assert len(expected) == 6
@@ -135,10 +142,12 @@ def test_the_page_is_self_contained_and_escapes_students_text(report):
 def test_the_report_command_writes_everything_and_leaves_submissions_alone(graded_course,
                                                                           tmp_path):
     course, before = graded_course
+    stored = dump(course / "gradebook.db")
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         assert main(["report", ASSIGNMENT, "--course", str(course), "--out",
                      str(tmp_path)]) == 0
+    assert dump(course / "gradebook.db") == stored
     printed = output.getvalue()
     assert printed.startswith("6 students: mean total")
     assert f"Top diagnosis: {AVERAGED_BIAS} (2 students)" in printed
@@ -146,8 +155,10 @@ def test_the_report_command_writes_everything_and_leaves_submissions_alone(grade
         [f"{ASSIGNMENT}.html"] + [f"{ASSIGNMENT}-{name}.csv" for name in
                                   ("cells", "diagnoses", "integrity", "scores")])
     assert fingerprint(course / "submitted") == before
+    shutil.copy(course / "nbgrader_config.py", tmp_path)  # a course before any grading
     for problem, options in (("There is no gradebook", []),  # and none is created
-                             ("There are no notebooks in", ["--db-url", "sqlite://"])):
+                             ("There are no notebooks in",
+                              ["--db-url", f"sqlite:///{course / 'gradebook.db'}"])):
         output = io.StringIO()
         with contextlib.redirect_stdout(output):
             assert main(["report", ASSIGNMENT, "--course", str(tmp_path), *options]) == 1

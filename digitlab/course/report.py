@@ -18,8 +18,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
+from sqlalchemy.engine import make_url
 
+from digitlab.course.gradebook import course_settings, open_gradebook, resolve_db_url, shown
 from digitlab.course.integrity import Finding, read_notebook, scan_class
 from digitlab.course.leaderboard import find_submissions
 from digitlab.course.records import GradingRecord, read_records
@@ -108,25 +110,23 @@ class ClassReport:
     integrity: list[Finding]
 
 
-def default_db_url(course: str | Path) -> str:
-    """nbgrader's default gradebook, course/gradebook.db."""
-    return f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
-
-
 def build_report(course: str | Path, assignment: str, db_url: str | None = None,
                  findings: list[Finding] | None = None,
                  records: dict[str, GradingRecord] | None = None) -> ClassReport:
     """Gather the class report. findings default to scan_class(course, assignment) and
     records to those in grading/<assignment>/ (none is fine).
 
-    Raises FileNotFoundError without a release or (by default) without course/gradebook.db,
-    and ValueError when the gradebook does not know the assignment.
+    db_url: the gradebook; by default as `digitlab grade` finds it (gradebook.resolve_db_url).
+    Raises FileNotFoundError without a release or an SQLite gradebook's file, ValueError when
+    the gradebook does not know the assignment, GradebookError when it cannot be reached.
     """
     course = Path(course)
-    if db_url is None and not (course / "gradebook.db").is_file():
+    db_url = resolve_db_url(course, db_url)
+    database = make_url(db_url)
+    if database.drivername.startswith("sqlite") and not Path(database.database or "").is_file():
         # nbgrader would create an empty gradebook: the report only reads.
-        raise FileNotFoundError(f"There is no gradebook {course / 'gradebook.db'}: run "
-                                f"nbgrader autograde {assignment} first, or pass its URL.")
+        raise FileNotFoundError(f"There is no gradebook {shown(db_url)}: run nbgrader "
+                                f"autograde {assignment} first, or pass its URL.")
     findings = scan_class(course, assignment) if findings is None else list(findings)
     if records is None:
         records, unreadable = read_records(course, assignment)
@@ -134,7 +134,8 @@ def build_report(course: str | Path, assignment: str, db_url: str | None = None,
                              f"The grading record {name} cannot be read: {why}")
                      for name, why in unreadable.items()]
     findings += _record_findings(records.values())
-    notebooks, grades, totals = _read_gradebook(db_url or default_db_url(course), assignment)
+    notebooks, grades, totals = _read_gradebook(db_url, course_settings(course).course_id,
+                                                assignment)
     students = sorted(set(totals) | set(find_submissions(course, assignment)))
     outputs = {student: _test_outputs(course / "autograded" / student / assignment)
                for student in students}
@@ -233,11 +234,12 @@ def normalise(diagnosis: str) -> str:
     return _NUMBER.sub("#", " ".join(diagnosis.split()))
 
 
-def _read_gradebook(db_url: str, assignment: str):
+def _read_gradebook(db_url: str, course_id: str, assignment: str):
     """(notebook names, {(student, notebook, grade id): (auto_score, max_score)} of the
     autograded code cells, {student: (total, max_total, {notebook: score})})."""
     grades, totals = {}, {}
-    with Gradebook(db_url) as gradebook:
+    # With the course's id: Gradebook(db_url) alone would insert a stray course row.
+    with open_gradebook(db_url, course_id) as gradebook:
         try:
             released = gradebook.find_assignment(assignment)
         except MissingEntry as error:  # its message is empty
