@@ -116,3 +116,23 @@ def test_a_schema_violation_is_corrupt_and_says_why(tmp_path):
 def test_without_a_release_the_scan_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="generate_assignment"):
         scan_class(tmp_path, ASSIGNMENT)
+
+
+def test_a_notebook_that_breaks_the_scan_is_reported_and_the_rest_scanned(tmp_path,
+                                                                           monkeypatch):
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    for name in ("a.ipynb", "b.ipynb"):
+        nbformat.write(released_notebook(), folder / name)
+
+    def scan_or_break(student, name, submitted, released, skip_tags):
+        if name == "a.ipynb":
+            raise RecursionError("metadata nested too deep")
+        return [integrity.Finding(student, name, "skip_tag", "x", "scanned.")]
+
+    monkeypatch.setattr(integrity, "scan_notebook", scan_or_break)
+    findings = integrity.scan_submission("alice", folder, {"a.ipynb": released_notebook(),
+                                                           "b.ipynb": released_notebook()})
+    assert [(f.notebook, f.kind) for f in findings] == [("a.ipynb", "corrupt_notebook"),
+                                                        ("b.ipynb", "skip_tag")]
+    assert "RecursionError: metadata nested too deep" in findings[0].explanation
