@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -211,8 +212,9 @@ def _report(args: argparse.Namespace) -> int:
     failed = [cell for cell in result.cells if cell.failed + cell.errored][:3]
     print("Most failed: " + (", ".join(f"{cell.grade_id} ({cell.fail_rate:.0%})"
                                        for cell in failed) or "none") + ".")
-    print("Top diagnosis: " + (f"{result.diagnoses[0].text} ({result.diagnoses[0].students} "
-                               "students)" if result.diagnoses else "none") + ".")
+    top = result.diagnoses[0] if result.diagnoses else None
+    print("Top diagnosis: " + (f"{top.text} ({top.students} student"
+                               f"{'s' * (top.students != 1)})" if top else "none") + ".")
     _print_kinds(result.integrity)
     print("Wrote " + ", ".join(str(path) for path in written))
     return 0
@@ -238,6 +240,9 @@ def _print_kinds(findings: list[integrity.Finding]) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    # `kill` of this command must end its autogrades too: they run in sessions of their own.
+    # SystemExit unwinds through grade_class, which stops them, as Ctrl+C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
                                    db_url=args.db_url, students=args.student,
