@@ -76,9 +76,10 @@ def course_settings(course: str | Path, environment: dict[str, str] | None = Non
     loader runs the file), with `environment` as os.environ while it runs.
 
     The file may set environment variables (the answer key's); they are undone afterwards,
-    so reading the settings changes nothing in this process.
+    so reading the settings changes nothing in this process. Without the file, nbgrader's
+    defaults.
     """
-    from traitlets.config.loader import PyFileConfigLoader
+    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
     saved = dict(os.environ)
     try:
@@ -86,6 +87,8 @@ def course_settings(course: str | Path, environment: dict[str, str] | None = Non
             os.environ.clear()
             os.environ.update(environment)
         config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    except ConfigFileNotFound:
+        config = {}
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -151,8 +154,9 @@ def open_gradebook(db_url: str, course_id: str):
         with _alembic_on_path():
             return Gradebook(db_url, course_id)
     except SQLAlchemyError as error:
-        raise GradebookError(f"Cannot open the gradebook {shown(db_url)}: "
-                             f"{str(error.orig or error).strip()}") from error
+        # A DBAPIError's .orig is the driver's own error, which says what went wrong.
+        reason = str(getattr(error, "orig", None) or error).strip()
+        raise GradebookError(f"Cannot open the gradebook {shown(db_url)}: {reason}") from error
 
 
 def prepare(course: str | Path, assignment: str, db_url: str, students: list[str]) -> list[str]:
