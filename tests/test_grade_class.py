@@ -35,7 +35,8 @@ from postgres_server import postgres_url  # noqa: F401 - the fixture, for Postgr
 
 from digitlab import cli
 from digitlab.course import gradebook
-from digitlab.course.records import read_records
+from digitlab.course.grade import ProgressBar, StudentResult, failure_reason
+from digitlab.course.records import GradingRecord, read_records
 
 # Seconds one student may take: the others need about 10-20 s each on two busy cores.
 # "asleep" comes first in the order of grading, so its wait overlaps the others' grading.
@@ -248,3 +249,27 @@ def test_it_cannot_start_without_submissions_or_a_gradebook(class_course, tmp_pa
     assert "secret" not in out
     status, out, _ = grade(class_course, "--student", "nobody")
     assert status == 1 and "nobody" in out
+
+
+def test_the_reason_of_a_failure_is_the_last_error_nbgrader_logged():
+    traceback = ("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                 "    nbformat.reader.NotJSONError: Notebook does not appear to be JSON\n"
+                 "[AutogradeApp | ERROR] There was an error processing assignment\n")
+    assert failure_reason(traceback, 1) == "NotJSONError: Notebook does not appear to be JSON"
+    assert failure_reason("[AutogradeApp | ERROR] No notebooks found\n", 1) == (
+        "No notebooks found")
+    assert failure_reason("", 3) == "nbgrader autograde exited with status 3"
+
+
+def test_the_progress_line_is_rewritten_in_place_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    bar = ProgressBar(terminal)
+    bar.update(1, 12, StudentResult(GradingRecord("alexandra", "graded", 9.1), None))
+    bar.update(2, 12, StudentResult(GradingRecord("bo", "failed", 1.0, error="x"), None))
+    bar.close()
+    assert terminal.getvalue() == ("\r[ 1/12] alexandra graded in 9.1 s"
+                                   "\r[ 2/12] bo NOT GRADED in 1.0 s   \n")

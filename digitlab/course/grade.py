@@ -142,7 +142,7 @@ def grade_student(course: Path, assignment: str, student: str, worker: tuple[dic
         else:
             error = None if code == 0 else (
                 "grading was interrupted" if processes.stopped
-                else _failure_reason(log.read_text(errors="replace"), code))
+                else failure_reason(log.read_text(errors="replace"), code))
         finally:
             processes.finished(process)
     seconds = time.perf_counter() - start
@@ -156,7 +156,7 @@ def grade_student(course: Path, assignment: str, student: str, worker: tuple[dic
     return record
 
 
-def _failure_reason(log: str, code: int) -> str:
+def failure_reason(log: str, code: int) -> str:
     """The reason an autograde failed, from its log: the last exception, else the last
     error line, else the exit status."""
     lines = log.splitlines()
