@@ -4,6 +4,7 @@ and the autograding benchmark. Everything runs the real `nbgrader` command.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -88,3 +89,15 @@ def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNod
     for name, path in (files or {}).items():
         shutil.copy(path, folder / name)
     return folder
+
+
+def tree_digest(folder: Path) -> str:
+    """A digest of every path, type, mode and file content under folder (links unfollowed),
+    to show that grading or scoring left a folder such as submitted/ exactly as it was."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        digest.update(f"{path.relative_to(folder)} {info.st_mode} {info.st_size}".encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

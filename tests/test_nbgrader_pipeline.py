@@ -6,7 +6,6 @@ Linear.backward, one who deleted test cells, and one whose code loops forever.
 """
 
 import csv
-import hashlib
 import shutil
 
 import nbformat
@@ -23,6 +22,7 @@ from course_builder import (
     solution_lines,
     solved_release,
     submit,
+    tree_digest,
 )
 from nbgrader.api import Gradebook
 
@@ -73,11 +73,6 @@ def endless_loop(notebooks):
     replace_answer(notebooks, NOTEBOOKS[3], "summarize-accuracies", lambda _: ENDLESS_SUMMARY)
 
 
-def fingerprint(folder):
-    return {path.relative_to(folder): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     course = copy_course(tmp_path_factory.mktemp("course"))
@@ -104,7 +99,7 @@ def class_submissions(course, tmp_path_factory):
     submit(course, "buggy", solved, {"submission.csv": mediocre}, change=averaged_bias)
     submit(course, "deleted", solved, {"submission.csv": KEY}, change=deleted_tests)
     submit(course, "stuck", solved, {"submission.csv": KEY}, change=endless_loop)
-    before = fingerprint(course / "submitted")
+    before = tree_digest(course / "submitted")
     nbgrader(course, "autograde", ASSIGNMENT, CELL_TIMEOUT)
     return before
 
@@ -157,7 +152,7 @@ def test_an_endless_loop_fails_its_own_cells_and_nothing_else(course, class_subm
 
 
 def test_autograde_leaves_the_submissions_untouched(course, class_submissions):
-    assert fingerprint(course / "submitted") == class_submissions
+    assert tree_digest(course / "submitted") == class_submissions
 
 
 def test_feedback_and_export(course, class_submissions):
@@ -170,7 +165,7 @@ def test_feedback_and_export(course, class_submissions):
         # Hidden tests are shown in feedback by design; the key and its location never are.
         assert "digit-lab.csv" not in text and str(course / "keys") not in text
         assert not (folder / "keys").exists()
-    assert fingerprint(course / "submitted") == class_submissions
+    assert tree_digest(course / "submitted") == class_submissions
 
     nbgrader(course, "export")
     with open(course / "grades.csv", newline="") as file:
