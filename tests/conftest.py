@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from course_builder import (  # noqa: E402
     ASSIGNMENT,
     copy_course,
-    fingerprint,
     nbgrader,
     submit_report_class,
+    tree_digest,
 )
 
 import digitlab  # noqa: E402 - after the path, like every test module
@@ -44,8 +44,8 @@ def report_course(tmp_path_factory):
 @pytest.fixture(scope="session")
 def graded_course(report_course):
     """report_course after one real `nbgrader autograde` (about a minute), with the
-    fingerprint of submitted/ taken before it."""
-    before = fingerprint(report_course / "submitted")
+    tree_digest of submitted/ taken before it."""
+    before = tree_digest(report_course / "submitted")
     result = nbgrader(report_course, "autograde", ASSIGNMENT, check=False)
     # nbgrader 0.9.6 cannot grade a corrupt notebook nor a duplicated test cell, and says so.
     failed = set(re.findall(r"error processing assignment '[^']+' for student '(\w+)'",

@@ -96,6 +96,18 @@ def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNod
     return folder
 
 
+def tree_digest(folder: Path) -> str:
+    """A digest of every path, type, mode and file content under folder (links unfollowed),
+    to show that grading or scoring left a folder such as submitted/ exactly as it was."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        digest.update(f"{path.relative_to(folder)} {info.st_mode} {info.st_size}".encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def replace_answer(notebooks: dict[str, nbformat.NotebookNode], notebook: str, cell_id: str,
                    transform: Callable[[str], str]) -> None:
     """Rewrite the source of the cell `cell_id` of one notebook with transform(source)."""
@@ -109,12 +121,6 @@ def averaged_bias(notebooks: dict[str, nbformat.NotebookNode]) -> None:
     replace_answer(notebooks, NOTEBOOKS[0], "linear-backward", lambda source: "\n".join(
         line[:line.index("self")] + AVERAGED_BIAS if "self.grad_bias =" in line else line
         for line in source.splitlines()))
-
-
-def fingerprint(folder: Path) -> dict[Path, str]:
-    """{relative path: sha256} of every file under folder, to show it was left unchanged."""
-    return {path.relative_to(folder): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def tamper_with_tests(notebooks: dict[str, nbformat.NotebookNode]) -> None:

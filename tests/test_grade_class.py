@@ -24,12 +24,12 @@ from course_builder import (
     SOURCE,
     averaged_bias,
     copy_course,
-    fingerprint,
     grade_id,
     nbgrader,
     replace_answer,
     solved_release,
     submit,
+    tree_digest,
 )
 from postgres_server import postgres_url  # noqa: F401 - the fixture, for PostgreSQL runs
 
@@ -130,7 +130,7 @@ def run(request, class_course, tmp_path_factory) -> Run:
         else:
             patch.delenv(gradebook.DB_URL_VARIABLE, raising=False)
             db_url = f"sqlite:///{course / 'gradebook.db'}"
-        before = fingerprint(course / "submitted")
+        before = tree_digest(course / "submitted")
         status, out, err = grade(course, "--jobs", "2", "--timeout", str(TIMEOUT))
     return Run(course, db_url, status, out, err, before)
 
@@ -208,7 +208,7 @@ def test_no_grade_is_lost_or_duplicated(run):
 
 
 def test_the_submissions_are_left_untouched_and_postgresql_replaces_sqlite(run):
-    assert fingerprint(run.course / "submitted") == run.before
+    assert tree_digest(run.course / "submitted") == run.before
     if run.db_url.startswith("postgresql"):
         assert not (run.course / "gradebook.db").exists()
 

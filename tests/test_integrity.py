@@ -7,7 +7,7 @@ import json
 
 import nbformat
 import pytest
-from course_builder import ASSIGNMENT, NOTEBOOKS, TAMPERED, fingerprint, grade_id
+from course_builder import ASSIGNMENT, NOTEBOOKS, TAMPERED, grade_id, tree_digest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 from nbgrader.utils import compute_checksum
@@ -23,14 +23,14 @@ PLANTED = {("tamper", notebook, kind, cell) for notebook, cell, kind in TAMPERED
 
 
 def test_the_scan_finds_exactly_the_planted_problems(report_course):
-    before = fingerprint(report_course / "submitted")
+    before = tree_digest(report_course / "submitted")
     findings = scan_class(report_course, ASSIGNMENT)
     assert {(f.student, f.notebook, f.kind, f.grade_id) for f in findings} == PLANTED
     assert len(findings) == len(PLANTED)  # one finding per problem, no repeats
     assert all(f.kind in integrity.KINDS and f.explanation.endswith(".") for f in findings)
     [corrupt] = [f for f in findings if f.kind == "corrupt_notebook"]
     assert "NotJSONError" in corrupt.explanation
-    assert fingerprint(report_course / "submitted") == before
+    assert tree_digest(report_course / "submitted") == before
 
 
 def test_the_gradebook_stores_checksums_before_hidden_tests_are_stripped(report_course):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from reference import ReferenceLinear
+from test_data_formats import csv_lines, write_csv
 
 from digitlab import TrainingSettings, train
 from digitlab.cli import main
@@ -20,16 +21,6 @@ from digitlab.data import load_bundled_pixels, load_kaggle, read_kaggle_test, re
 
 TRAIN_ROWS, TEST_ROWS = 600, 100
 SETTINGS = TrainingSettings(width=32, step_size=0.1, max_epochs=8, seed=0)
-
-
-def kaggle_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None = None) -> Path:
-    """Write pixels (N, 784) uint8, with labels (N,) first if given, as Kaggle does: a header
-    of column names, comma-separated whole numbers, "\\n" line ends, no index column."""
-    names = ([] if labels is None else ["label"]) + [f"pixel{i}" for i in range(784)]
-    table = pixels if labels is None else np.column_stack([labels, pixels])
-    lines = [",".join(names)] + [",".join(map(str, row)) for row in table.tolist()]
-    path.write_text("\n".join(lines) + "\n", encoding="ascii", newline="")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +47,9 @@ def test_train_on_kaggle_files_and_write_a_submission_kaggle_accepts(tmp_path, d
     """load_kaggle reads both files; the reference network learns from them; the submission
     for test.csv is in Kaggle's format and far better than chance on the held labels."""
     pixels, labels = digits
-    train_csv = kaggle_csv(tmp_path / "train.csv", pixels[:TRAIN_ROWS], labels[:TRAIN_ROWS])
-    test_csv = kaggle_csv(tmp_path / "test.csv", pixels[TRAIN_ROWS:])
+    train_csv = write_csv(tmp_path / "train.csv",
+                          csv_lines(pixels[:TRAIN_ROWS], labels[:TRAIN_ROWS]))
+    test_csv = write_csv(tmp_path / "test.csv", csv_lines(pixels[TRAIN_ROWS:]))
     assert train_csv.read_text().startswith("label,pixel0,pixel1,")
     assert test_csv.read_text().startswith("pixel0,pixel1,")
 
@@ -80,7 +72,7 @@ def test_kaggle_split_makes_a_competition_that_scores_end_to_end(tmp_path, digit
     Kaggle's layout and an answer key holding exactly the held-out rows' labels; a class
     trained on them is scored by the leaderboard against that key."""
     pixels, labels = digits
-    source = kaggle_csv(tmp_path / "kaggle-train.csv", pixels, labels)
+    source = write_csv(tmp_path / "kaggle-train.csv", csv_lines(pixels, labels))
     out = tmp_path / "course-data"
     assert main(["kaggle-split", str(source), "--test-size", str(TEST_ROWS),
                  "--out", str(out), "--seed", "3"]) == 0
@@ -118,7 +110,7 @@ def test_kaggle_split_refuses_to_overwrite_and_a_bad_size(tmp_path, digits, caps
     """An existing output file (here the source itself) and a test size of zero or the
     whole file are refused with exit status 1 and a message; the source is untouched."""
     pixels, labels = digits
-    source = kaggle_csv(tmp_path / "train.csv", pixels[:50], labels[:50])
+    source = write_csv(tmp_path / "train.csv", csv_lines(pixels[:50], labels[:50]))
     before = source.read_bytes()
     assert main(["kaggle-split", str(source), "--test-size", "10", "--out", str(tmp_path)]) == 1
     assert "Not overwriting" in capsys.readouterr().out and source.read_bytes() == before

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from course_builder import tree_digest
 
 from digitlab.cli import main
 from digitlab.competition import read_answer_key, write_submission
@@ -110,17 +110,6 @@ def build_class(course: Path) -> None:
     (submitted / ".ipynb_checkpoints").mkdir()  # not a student
 
 
-def tree_hash(folder: Path) -> str:
-    """A digest of every path, type, mode and file content under folder (links unfollowed)."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        info = path.lstat()
-        digest.update(f"{path.relative_to(folder)} {info.st_mode} {info.st_size}".encode())
-        if path.is_file() and not path.is_symlink():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def read_csv(path: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
     """(columns, {student: row})."""
     with path.open(encoding="utf-8", newline="") as file:
@@ -153,12 +142,12 @@ def course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def final(course) -> dict:
     """The final board, run in this process: exit status, output, files, submitted/ hashes."""
-    before = tree_hash(course / "submitted")
+    before = tree_digest(course / "submitted")
     out = course / "out-final"
     status, printed = run_main(["leaderboard", ASSIGNMENT, "--course", str(course),
                                 "--out", str(out)])
     return {"status": status, "printed": printed, "out": out, "before": before,
-            "after": tree_hash(course / "submitted")}
+            "after": tree_digest(course / "submitted")}
 
 
 def run_main(argv: list[str]) -> tuple[int, str]:

@@ -18,13 +18,13 @@ from course_builder import (
     SOURCE,
     averaged_bias,
     copy_course,
-    fingerprint,
     grade_id,
     nbgrader,
     replace_answer,
     solution_lines,
     solved_release,
     submit,
+    tree_digest,
 )
 from nbgrader.api import Gradebook
 
@@ -87,7 +87,7 @@ def class_submissions(course, tmp_path_factory):
     submit(course, "buggy", solved, {"submission.csv": mediocre}, change=averaged_bias)
     submit(course, "deleted", solved, {"submission.csv": KEY}, change=deleted_tests)
     submit(course, "stuck", solved, {"submission.csv": KEY}, change=endless_loop)
-    before = fingerprint(course / "submitted")
+    before = tree_digest(course / "submitted")
     nbgrader(course, "autograde", ASSIGNMENT, CELL_TIMEOUT)
     return before
 
@@ -140,7 +140,7 @@ def test_an_endless_loop_fails_its_own_cells_and_nothing_else(course, class_subm
 
 
 def test_autograde_leaves_the_submissions_untouched(course, class_submissions):
-    assert fingerprint(course / "submitted") == class_submissions
+    assert tree_digest(course / "submitted") == class_submissions
 
 
 def test_feedback_and_export(course, class_submissions):
@@ -153,7 +153,7 @@ def test_feedback_and_export(course, class_submissions):
         # Hidden tests are shown in feedback by design; the key and its location never are.
         assert "digit-lab.csv" not in text and str(course / "keys") not in text
         assert not (folder / "keys").exists()
-    assert fingerprint(course / "submitted") == class_submissions
+    assert tree_digest(course / "submitted") == class_submissions
 
     nbgrader(course, "export")
     with open(course / "grades.csv", newline="") as file:

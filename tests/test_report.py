@@ -13,7 +13,7 @@ import sqlite3
 import nbformat
 import numpy as np
 import pytest
-from course_builder import ASSIGNMENT, MARKUP, NOTEBOOKS, fingerprint, replace_answer
+from course_builder import ASSIGNMENT, MARKUP, NOTEBOOKS, replace_answer, tree_digest
 from nbgrader.api import Gradebook
 
 from digitlab.cli import main
@@ -154,7 +154,7 @@ def test_the_report_command_writes_everything_and_leaves_submissions_alone(grade
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         [f"{ASSIGNMENT}.html"] + [f"{ASSIGNMENT}-{name}.csv" for name in
                                   ("cells", "diagnoses", "integrity", "scores")])
-    assert fingerprint(course / "submitted") == before
+    assert tree_digest(course / "submitted") == before
     shutil.copy(course / "nbgrader_config.py", tmp_path)  # a course before any grading
     for problem, options in (("There is no gradebook", []),  # and none is created
                              ("There are no notebooks in",
