@@ -7,7 +7,7 @@ course folder, and the class report reads them (digitlab.course.report). The sch
      "status": "graded" | "failed",      # failed: autograde could not grade the student
      "seconds": 11.8,                    # wall time of the student's autograde
      "limits": [{"notebook": "04-randomness.ipynb",
-                 "limit": "cpu" | "wall" | "memory" | "processes" | "output",
+                 "limit": "cpu" | "wall" | "memory" | "processes" | "output" | "kernel_died",
                  "detail": "killed after 60 s of CPU"}],
      "patched_checks": [{"notebook": "01-linear-backward.ipynb",
                          "grade_id": "test-sizes",
@@ -16,16 +16,23 @@ course folder, and the class report reads them (digitlab.course.report). The sch
 
 limits and patched_checks may be empty, error is null when status is "graded". Unknown keys
 are ignored, so the driver may add fields without breaking older reports.
+
+Limit hits and patched checks are noticed inside `nbgrader autograde` (by the grading
+preprocessors), not by the driver. They reach it as events: the driver names a file in
+$DIGITLAB_GRADING_EVENTS for each student, report_event appends one JSON line per event,
+and read_events reads them back after the autograde.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+EVENTS_VARIABLE = "DIGITLAB_GRADING_EVENTS"
 STATUSES = ("graded", "failed")
-LIMITS = ("cpu", "wall", "memory", "processes", "output")
+LIMITS = ("cpu", "wall", "memory", "processes", "output", "kernel_died")
 
 
 @dataclass(frozen=True)
@@ -110,3 +117,33 @@ def read_records(course: str | Path, assignment: str
             continue
         records[record.student] = record
     return records, unreadable
+
+
+def report_event(event: LimitHit | PatchedCheck) -> None:
+    """Append event to the file named by $DIGITLAB_GRADING_EVENTS; nothing when it is unset
+    (an autograde run by hand: the preprocessors' log lines then tell)."""
+    path = os.environ.get(EVENTS_VARIABLE)
+    if path:
+        kind = "limit" if isinstance(event, LimitHit) else "patched_check"
+        with open(path, "a") as events:
+            events.write(json.dumps({"kind": kind, **asdict(event)}) + "\n")
+
+
+def read_events(path: str | Path) -> tuple[tuple[LimitHit, ...], tuple[PatchedCheck, ...]]:
+    """(limit hits, patched checks) from an events file; both empty when there is no file.
+
+    Lines that are not events are skipped: a killed autograde may leave half a line.
+    """
+    limits, patched = [], []
+    if Path(path).exists():
+        for line in Path(path).read_text(errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+                fields = {key: str(event[key]) for key in ("notebook", "detail")}
+                if event["kind"] == "limit":
+                    limits.append(LimitHit(limit=str(event["limit"]), **fields))
+                elif event["kind"] == "patched_check":
+                    patched.append(PatchedCheck(grade_id=str(event["grade_id"]), **fields))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return tuple(limits), tuple(patched)
