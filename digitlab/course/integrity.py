@@ -109,6 +109,10 @@ def scan_submission(student: str, folder: Path, released: dict[str, NotebookNode
     findings = []
     for name, original in released.items():
         path = folder / name
+        if path.is_symlink():  # never followed: it may point at the key or another's work
+            findings.append(Finding(student, name, "corrupt_notebook", "",
+                                    f"{name} is a symbolic link, not a notebook."))
+            continue
         if not path.is_file():
             findings.append(Finding(student, name, "missing_notebook", "",
                                     f"{name} was not submitted."))
