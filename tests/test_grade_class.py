@@ -488,7 +488,9 @@ def test_the_summary_shows_a_few_problems_per_student_and_counts_the_rest():
                      for number in range(7))
     many = StudentResult(GradingRecord("many", "graded", 3.0, limits=(LIMIT,)), None, findings)
     calm = StudentResult(GradingRecord("calm", "graded", 2.0), None)
-    lines = summary(ClassResult(ASSIGNMENT, "sqlite://", 1, (), (calm, many), 5.0))
+    lines = summary(ClassResult(ASSIGNMENT, "sqlite://", 1, (), (calm, many), 5.0,
+                                scan_error="There are no notebooks in release/digit-lab"))
+    assert lines[-1] == "No integrity scan: There are no notebooks in release/digit-lab"
     column = lines[0].index("problems")
     assert lines[1].startswith("calm") and len(lines[1]) <= column
     assert lines[2].startswith("many") and lines[2][column:] == (
