@@ -148,6 +148,9 @@ def class_course(tmp_path_factory) -> Path:
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(EVENTS_HOOK)
     nbgrader(course, "generate_assignment", ASSIGNMENT)
+    # The instructor's own run of notebook 05 left predictions in the source folder: autograde
+    # must keep each student's file instead (exclude_overwriting).
+    (course / "notebooks" / ASSIGNMENT / "submission.csv").write_text("ImageId,Label\n1,0\n")
     solved = solved_release(course)
     perfect = {"submission.csv": KEY}
     (submit(course, "perfect", solved, perfect) / "timestamp.txt").write_text(TIMESTAMP)

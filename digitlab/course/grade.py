@@ -19,11 +19,13 @@ missing, 0 points), symbolic links and special files. The record's notes name ea
 is deleted once the student is graded: autograded/ keeps what was graded.
 
 Kernel resource limits belong in the course's nbgrader_config.py: every autograde here runs
-with that config, so they apply to every student. Parallel worker k holds slot k while it
-grades (DIGITLAB_GRADER_SLOT, from 1), so two running kernels never share a grading user.
+with that config, so they apply to every student. Each running autograde holds one of the
+slots 1..jobs (DIGITLAB_GRADER_SLOT), so two running kernels never share a grading user.
 Limit hits and patched checks reach the driver as events (digitlab.course.records) in
 grading/<assignment>/events/<student>.jsonl; after the whole class, the integrity scan of
 submitted/ against release/ adds what students changed in the test cells to the summary.
+grading/<assignment>/ is readable by its owner only, so a grading kernel (another user) can
+neither read other students' staged work nor write events.
 """
 
 from __future__ import annotations
@@ -442,7 +444,7 @@ def problems(result: StudentResult) -> list[str]:
     findings, e.g. "04-randomness: CPU time limit (killed after 60 s of CPU)"."""
     record = result.record
     return [*([record.error] if record.error else []), *record.notes,
-            *(f"{Path(hit.notebook).stem}: {LIMIT_NAMES.get(hit.limit, hit.limit)} "
+            *(f"{Path(hit.notebook).stem}: {LIMIT_NAMES[hit.limit]} "
               f"({hit.detail})" for hit in record.limits),
             *(f"{_where(check.notebook, check.grade_id)}: patched check"
               for check in record.patched_checks),
