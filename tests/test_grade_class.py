@@ -3,8 +3,9 @@ PostgreSQL server, two students at a time.
 
 The class: perfect, blank (the release as it is), buggy (the seed's bias bug, and a skip tag
 on a test cell), missing (no notebook 05), corrupt (notebook 01 cut off in the middle of its
-JSON, notebook 04 of an unknown nbformat, and a symbolic link to another student's notebook)
-and asleep (a cell that sleeps past the time limit for one student). Each backend grades the
+JSON, notebook 04 of an unknown nbformat, and a symbolic link to another student's notebook),
+hollow (every notebook cut off) and asleep (a cell that sleeps past the time limit for one
+student). Each backend grades the
 class once. The course's config plants a limit hit and a patched check from inside the real
 autograde processes (EVENTS_HOOK), as the grading preprocessors report them.
 
@@ -65,8 +66,9 @@ from digitlab.course.records import GradingRecord, LimitHit, PatchedCheck, read_
 # Seconds one student may take: the others need about 10-20 s each on two busy cores.
 # "asleep" comes first in the order of grading, so its wait overlaps the others' grading.
 TIMEOUT = 40
-STUDENTS = ["asleep", "blank", "buggy", "corrupt", "missing", "perfect"]
+STUDENTS = ["asleep", "blank", "buggy", "corrupt", "hollow", "missing", "perfect"]
 GRADED = ["blank", "buggy", "corrupt", "missing", "perfect"]
+NOTHING = "no notebook to grade: none was submitted, or none is a valid notebook"
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 LIMIT = LimitHit("04-randomness.ipynb", "cpu", "killed after 60 s of CPU")
 PATCHED = PatchedCheck("05-competition.ipynb", "test-accuracy-85", "scored 0.10 outside")
@@ -159,6 +161,8 @@ def class_course(tmp_path_factory) -> Path:
     submit(course, "buggy", solved, perfect, change=_buggy_and_skipping)
     submit(course, "missing", {name: solved[name] for name in NOTEBOOKS[:4]})
     _corrupt(submit(course, "corrupt", solved, perfect))
+    for notebook in submit(course, "hollow", solved, perfect).glob("*.ipynb"):
+        notebook.write_text(notebook.read_text()[:100])
     submit(course, "asleep", solved, perfect, change=_sleep_first)
     return course
 
@@ -243,10 +247,10 @@ def counts(db_url: str) -> dict[str, tuple[int, int]]:
 def test_the_run_finishes_with_a_line_per_student(run):
     assert run.status == 0, run.out
     assert sorted(rows(run)) == STUDENTS
-    assert "6 students: 5 graded, 1 not graded (asleep)" in run.out
+    assert "7 students: 5 graded, 2 not graded (asleep, hollow)" in run.out
     # The progress: one line per student (stderr is not a terminal here).
     assert [line.split("]")[0] for line in run.err.splitlines()] == [
-        f"[{done}/6" for done in range(1, 7)]
+        f"[{done}/7" for done in range(1, 8)]
 
 
 def test_graded_students_get_their_points_per_notebook(run):
@@ -273,6 +277,11 @@ def test_the_summary_names_every_problem(run):
                       "nbformat version 99): graded as missing")
     assert link == "answers.ipynb.txt is a symbolic link: left out"
     assert problems["asleep"][0].startswith(f"timed out: stopped after {TIMEOUT} s")
+    # Six problems: four shown, the fifth line counts the rest.
+    assert problems["hollow"] == [NOTHING] + [
+        f"{name} is not a valid notebook (NotJSONError: the file is not JSON (cut off, or not "
+        "a notebook)): graded as missing" for name in NOTEBOOKS[:3]] + [
+        "... and 2 more (digitlab report lists them all)"]
 
 
 def test_limit_hits_and_patched_checks_come_from_the_autograde_as_events(run):
@@ -283,8 +292,11 @@ def test_limit_hits_and_patched_checks_come_from_the_autograde_as_events(run):
         "perfect": ((), (PATCHED,))}
     events = run.course / "grading" / ASSIGNMENT / "events"
     # Each autograde held slot 1 or 2; the first two, started together, held one each.
-    slots = {student: (events / f"{student}.slot").read_text() for student in STUDENTS}
+    # hollow's never ran: nothing to grade.
+    slots = {student: (events / f"{student}.slot").read_text()
+             for student in [*GRADED, "asleep"]}
     assert set(slots.values()) == {"1", "2"}
+    assert not (events / "hollow.slot").exists()
     assert (events / "missing.jsonl").read_text().count("\n") == 1
 
 
@@ -310,7 +322,8 @@ def test_failed_students_are_not_graded_and_say_why(run):
     records, unreadable = read_records(run.course, ASSIGNMENT)
     assert unreadable == {} and sorted(records) == STUDENTS
     assert {student: record.status for student, record in records.items()} == {
-        **dict.fromkeys(STUDENTS, "graded"), "asleep": "failed"}
+        **dict.fromkeys(STUDENTS, "graded"), "asleep": "failed", "hollow": "failed"}
+    assert records["hollow"].error == NOTHING and len(records["hollow"].notes) == 5
     assert records["asleep"].error.startswith(f"timed out: stopped after {TIMEOUT} s")
     assert TIMEOUT <= records["asleep"].seconds < TIMEOUT + 15
     assert "NOT GRADED" in rows(run)["asleep"]
@@ -334,7 +347,8 @@ def test_the_report_names_the_problems_of_a_real_grading(run, tmp_path):
         integrity = {(row["student"], row["kind"]): row for row in csv.DictReader(file)}
     assert {("missing", "hit_limit"), ("perfect", "patched_check"), ("asleep", "grading_failed"),
             ("asleep", "not_graded"), ("corrupt", "grading_note"), ("corrupt", "corrupt_notebook"),
-            ("buggy", "skip_tag"), ("missing", "missing_notebook")} <= set(integrity)
+            ("buggy", "skip_tag"), ("missing", "missing_notebook"),
+            ("hollow", "grading_failed")} <= set(integrity)
     assert "killed after 60 s of CPU" in integrity["missing", "hit_limit"]["explanation"]
     with open(tmp_path / f"{ASSIGNMENT}-scores.csv", newline="") as file:
         scores = {row["student"]: row for row in csv.DictReader(file)}
@@ -350,7 +364,8 @@ def test_no_grade_is_lost_or_duplicated(run):
     found = counts(run.db_url)
     assert {student: found[student] for student in GRADED} == dict.fromkeys(GRADED, (1, cells))
     # A failed student has at most one submission row (nbgrader writes it before it fails).
-    assert all(found.get(student, (1, 0))[0] == 1 for student in ("corrupt", "asleep"))
+    assert found.get("asleep", (1, 0))[0] == 1
+    assert "hollow" not in found  # never given to nbgrader
     assert sorted(gradebook.read_scores(run.db_url, "digitlab", ASSIGNMENT)) == sorted(found)
 
 

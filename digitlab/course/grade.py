@@ -232,6 +232,10 @@ def grade_student(course: Path, assignment: str, student: str, worker: tuple[dic
         left_out, error = stage_submission(course, assignment, student), None
     except OSError as problem:  # an unreadable file, a full disk: this student only
         left_out, error = {}, f"the submission could not be copied for grading: {problem}"
+    staged = staging_root(course, assignment) / student / assignment
+    if error is None and not any(staged.glob("*.ipynb")):
+        # nbgrader would fail with "did you forget to run generate_assignment?"
+        error = "no notebook to grade: none was submitted, or none is a valid notebook"
     try:
         if error is None:
             with slots.hold() as slot:
@@ -242,7 +246,7 @@ def grade_student(course: Path, assignment: str, student: str, worker: tuple[dic
                                     f"{staging_root(course, assignment).relative_to(course)}",
                                     *arguments])
     finally:
-        shutil.rmtree(staging_root(course, assignment) / student, ignore_errors=True)
+        shutil.rmtree(staged.parent, ignore_errors=True)
     limits, patched = read_events(events)
     record = GradingRecord(student, "graded" if error is None else "failed",
                            round(time.perf_counter() - start, 2), limits, patched, error,
