@@ -363,7 +363,7 @@ def test_no_grade_is_lost_or_duplicated(run):
     cells = sum(len(notebook) for notebook in CELLS.values())
     found = counts(run.db_url)
     assert {student: found[student] for student in GRADED} == dict.fromkeys(GRADED, (1, cells))
-    # A failed student has at most one submission row (nbgrader writes it before it fails).
+    # A failed autograde leaves at most one submission row (nbgrader writes it first).
     assert found.get("asleep", (1, 0))[0] == 1
     assert "hollow" not in found  # never given to nbgrader
     assert sorted(gradebook.read_scores(run.db_url, "digitlab", ASSIGNMENT)) == sorted(found)

@@ -22,8 +22,9 @@ older driver still read, and a newer driver may add fields without breaking olde
 
 Limit hits and patched checks are noticed inside `nbgrader autograde` (by the grading
 preprocessors), not by the driver. They reach it as events: the driver names a file in
-$DIGITLAB_GRADING_EVENTS for each student, report_event appends one JSON line per event,
-and read_events reads them back after the autograde.
+$DIGITLAB_GRADING_EVENTS for each student's autograde (grading/<assignment>/events/
+<student>.jsonl, emptied first), report_event appends one JSON line per event, and
+read_events reads them back after the autograde.
 """
 
 from __future__ import annotations
