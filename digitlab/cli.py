@@ -100,8 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     grade_parser = commands.add_parser(
         "grade", help="autograde every collected submission, several students at once",
         description="Run `nbgrader autograde ASSIGNMENT --student S --force` for every student "
-                    "in submitted/, JOBS at a time, against the course's gradebook; keep each "
-                    "student's outcome in grading/ASSIGNMENT/ and print a summary.")
+                    "in submitted/, JOBS at a time, against the course's gradebook, on a copy "
+                    "of each submission without invalid notebooks, symbolic links and special "
+                    "files (submitted/ is only read); keep each student's outcome in "
+                    "grading/ASSIGNMENT/ and print a summary that names every problem: "
+                    "failures, files left out, missing notebooks, limit hits, patched checks "
+                    "and tampered test cells.")
     grade_parser.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
     grade_parser.add_argument("--course", default=".", help="the course folder, holding "
                               "nbgrader_config.py and submitted/ (default: the current folder)")

@@ -136,3 +136,16 @@ def test_a_notebook_that_breaks_the_scan_is_reported_and_the_rest_scanned(tmp_pa
     assert [(f.notebook, f.kind) for f in findings] == [("a.ipynb", "corrupt_notebook"),
                                                         ("b.ipynb", "skip_tag")]
     assert "RecursionError: metadata nested too deep" in findings[0].explanation
+
+
+def test_a_linked_notebook_is_named_and_never_followed(tmp_path):
+    """A link may point at another student's notebook or the answer key: the scan must not
+    read it (a reader's error would quote the start of the file)."""
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the answer key")
+    (folder / "n.ipynb").symlink_to(secret)
+    findings = integrity.scan_submission("alice", folder, {"n.ipynb": released_notebook()})
+    assert [(f.notebook, f.kind, f.explanation) for f in findings] == [
+        ("n.ipynb", "corrupt_notebook", "n.ipynb is a symbolic link, not a notebook.")]

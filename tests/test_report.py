@@ -19,6 +19,7 @@ from nbgrader.api import Gradebook
 from digitlab.cli import main
 from digitlab.course import backward_check
 from digitlab.course.integrity import Finding
+from digitlab.course.leaderboard import spreadsheet_safe, write_table
 from digitlab.course.records import (
     GradingRecord,
     LimitHit,
@@ -27,6 +28,10 @@ from digitlab.course.records import (
     record_path,
 )
 from digitlab.course.report import (
+    CellOutcome,
+    ClassReport,
+    Diagnosis,
+    StudentScore,
     build_report,
     extract_diagnoses,
     normalise,
@@ -221,3 +226,39 @@ def test_a_report_without_findings_given_scans_for_itself(graded_course, report)
                                                       "grading_failed")]
     assert all(isinstance(f, Finding) for f in scanned.integrity)
     assert len(scanned.integrity) == len(report.integrity) - len(RECORDS)
+
+
+# Students' text that a spreadsheet would run as a formula, one for each dangerous start.
+FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\r=1"]
+
+
+def test_csv_cells_that_would_be_formulas_are_neutralised(tmp_path):
+    report = ClassReport(
+        "digit-lab", ["01-linear-backward"],
+        [StudentScore(student, -1.5, 18.0, {"01-linear-backward": -1.5}, True, ["edited_test"])
+         for student in FORMULAS],
+        [CellOutcome("01-linear-backward", "test-sizes", 2.0, failed=1,
+                     top_error="=cmd|' /C calc'!A0")],
+        [Diagnosis("-# is wrong", 1, 1, ("test-sizes",), "@1 is wrong")],
+        [Finding("=evil", "01-linear-backward.ipynb", "edited_test", "+test", "-explained")])
+    tables = {}
+    for path in write_csvs(report, tmp_path):
+        with open(path, newline="") as file:
+            tables[path.stem.removeprefix("digit-lab-")] = list(csv.DictReader(file))
+    scores = tables["scores"]
+    assert [row["student"] for row in scores] == ["'" + text for text in FORMULAS]
+    # Numbers stay numbers, negative ones too.
+    assert {(row["total"], row["01-linear-backward"]) for row in scores} == {("-1.5", "-1.5")}
+    assert tables["cells"][0]["top_error"] == "'=cmd|' /C calc'!A0"
+    assert (tables["diagnoses"][0]["diagnosis"], tables["diagnoses"][0]["example"]) == (
+        "'-# is wrong", "'@1 is wrong")
+    assert [tables["integrity"][0][key] for key in ("student", "grade_id", "explanation")] == [
+        "'=evil", "'+test", "'-explained"]
+
+
+def test_the_leaderboard_csv_shares_the_guard(tmp_path):
+    path = write_table([{"rank": "1", "student": "=1+2", "accuracy": "-0.5e-3"}],
+                       tmp_path / "board.csv")
+    assert path.read_bytes() == b"rank,student,accuracy\r\n1,'=1+2,-0.5e-3\r\n"
+    assert [spreadsheet_safe(value) for value in (3, -2.0, "plain", "", "a=b", "-", "+-1")] == [
+        3, -2.0, "plain", "", "a=b", "'-", "'+-1"]

@@ -11,28 +11,52 @@ nbgrader's log in grading/<assignment>/logs/<student>.log. A student whose autog
 is "not graded", never 0 points: nbgrader leaves rows (with no scores, or the previous run's)
 in the gradebook even then, so only the record tells.
 
+nbgrader never opens submitted/: each student's folder is first copied to
+grading/<assignment>/staged/<student>/<assignment>/ and autograde reads that copy
+(--CourseDirectory.submitted_directory). The copy leaves out what would make nbgrader drop
+the whole student or read outside the submission: notebooks that nbformat rejects (graded as
+missing, 0 points), symbolic links and special files. The record's notes name each. The copy
+is deleted once the student is graded: autograded/ keeps what was graded.
+
 Kernel resource limits belong in the course's nbgrader_config.py: every autograde here runs
-with that config, so they apply to every student.
+with that config, so they apply to every student. Each running autograde holds one of the
+slots 1..jobs (DIGITLAB_GRADER_SLOT), so two running kernels never share a grading user.
+Limit hits and patched checks reach the driver as events (digitlab.course.records) in
+grading/<assignment>/events/<student>.jsonl; after the whole class, the integrity scan of
+submitted/ against release/ adds what students changed in the test cells to the summary.
+grading/<assignment>/ is readable by its owner only, so a grading kernel (another user) can
+neither read other students' staged work nor write events.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
+from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 from digitlab.course import gradebook
+from digitlab.course.integrity import Finding, read_notebook, scan_class
 from digitlab.course.leaderboard import find_submissions
-from digitlab.course.records import GradingRecord, record_path, records_folder
+from digitlab.course.records import (
+    EVENTS_VARIABLE,
+    GradingRecord,
+    read_events,
+    record_path,
+    records_folder,
+)
 
 # A complete submission autogrades in about 10 s and a stuck cell is interrupted after
 # Execute.timeout (60 s), so a student still running after 15 minutes is hung.
@@ -40,15 +64,26 @@ DEFAULT_TIMEOUT = 900.0
 # The last exception of a traceback in nbgrader's log: "    nbformat.reader.NotJSONError: ...".
 EXCEPTION = re.compile(r"^\s*([\w.]*(?:Error|Exception|Exit)): ?(.*)$")
 MISSING_NOTEBOOK = re.compile(r"No submitted file: .*?([^/\\]+\.ipynb)\s*$")
+SLOT_VARIABLE = "DIGITLAB_GRADER_SLOT"
+# The summary shows at most this many lines of problems per student, the last saying how many
+# more there are; `digitlab report` lists them all.
+MAX_PROBLEM_LINES = 5
+# How the summary names each limit of records.LIMITS.
+LIMIT_NAMES = {"cpu": "CPU time limit", "wall": "wall-clock limit", "memory": "memory limit",
+               "processes": "process limit", "output": "output limit",
+               "kernel_died": "kernel died"}
+# Integrity findings the record's notes already tell (a notebook missing, or left out as
+# invalid), so the summary does not say them twice.
+NOTED_KINDS = ("missing_notebook", "corrupt_notebook")
 
 
 @dataclass(frozen=True)
 class StudentResult:
-    """One student's grading: the record, the score if graded, and what nbgrader noticed."""
+    """One student's grading: the record, the score if graded, and the integrity findings."""
 
     record: GradingRecord
     score: gradebook.StudentScore | None  # None: not graded
-    notes: tuple[str, ...] = ()  # e.g. "no 05-competition.ipynb": graded, but worth a look
+    findings: tuple[Finding, ...] = ()  # from integrity.scan_class, after the whole class
 
 
 @dataclass(frozen=True)
@@ -59,6 +94,7 @@ class ClassResult:
     prepared: tuple[str, ...]  # what the one-time gradebook preparation did
     results: tuple[StudentResult, ...]  # sorted by student
     seconds: float  # wall time of the grading, preparation excluded
+    scan_error: str | None = None  # why the integrity scan could not run (no release/)
 
 
 def find_students(course: str | Path, assignment: str,
@@ -113,17 +149,121 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+class SlotPool:
+    """Slot numbers 1..size, each held by one grader at a time.
+
+    The slot names the kernel's grading user (digitlab-grader-<slot>): the per-user process
+    limit and the sweep that kills a finished kernel's processes count every process of that
+    user, so two kernels running at once must never share one.
+    """
+
+    def __init__(self, size: int):
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(1, size + 1):
+            self._free.put(slot)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[int]:
+        """A free slot, waiting for one if all are taken; given back on leaving."""
+        slot = self._free.get()
+        try:
+            yield slot
+        finally:
+            self._free.put(slot)
+
+
+def staging_root(course: str | Path, assignment: str) -> Path:
+    """Where the driver copies submissions for autograde: nbgrader's submitted_directory
+    for the run, laid out as submitted/ (<student>/<assignment>/)."""
+    return records_folder(course, assignment) / "staged"
+
+
+def stage_submission(course: Path, assignment: str, student: str) -> dict[str, str]:
+    """Copy submitted/<student>/<assignment>/ into the staging root, leaving out what
+    nbgrader must not read; {name left out: the note that says so and what grading does}.
+
+    A notebook that nbformat cannot read or validate makes nbgrader 0.9.6 drop the student's
+    whole autograde, so it is left out and graded as missing. Symbolic links (which could
+    point at another student's work or at the answer key) and special files (a pipe would
+    block the copy) are left out too. Everything else, timestamp.txt included, is copied.
+    """
+    target = staging_root(course, assignment) / student / assignment
+    shutil.rmtree(target.parent, ignore_errors=True)  # a copy a killed run left behind
+    left_out: dict[str, str] = {}
+    _stage_folder(Path(course) / "submitted" / student / assignment, target, "", left_out)
+    return left_out
+
+
+def _stage_folder(source: Path, target: Path, prefix: str, left_out: dict[str, str]) -> None:
+    """Copy source into target, recursively; prefix is source's path in the submission."""
+    target.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        name = prefix + path.name
+        mode = path.lstat().st_mode
+        # Only top-level notebooks are graded, so only they are "graded as missing".
+        graded = not prefix and path.suffix == ".ipynb"
+        consequence = "graded as missing" if graded else "left out"
+        if stat.S_ISLNK(mode):
+            left_out[name] = f"{name} is a symbolic link: {consequence}"
+        elif stat.S_ISDIR(mode):
+            _stage_folder(path, target / path.name, f"{name}/", left_out)
+        elif not stat.S_ISREG(mode):
+            left_out[name] = f"{name} is not a regular file: {consequence}"
+        elif graded and (problem := read_notebook(path)[1]):
+            left_out[name] = f"{name} is not a valid notebook ({problem[:120]}): {consequence}"
+        else:
+            shutil.copy2(path, target / path.name, follow_symlinks=False)
+
+
 def grade_student(course: Path, assignment: str, student: str, worker: tuple[dict, list[str]],
-                  timeout: float, processes: _Processes) -> GradingRecord:
-    """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force` and record the outcome.
+                  timeout: float, processes: _Processes, slots: SlotPool) -> GradingRecord:
+    """Stage the student's submission, autograde it holding a slot, and record the outcome
+    with the events the autograde reported and the notes on what it graded.
+
+    worker is (environment, extra arguments) from gradebook.worker_settings.
+    """
+    folder = records_folder(course, assignment)
+    log, events = folder / "logs" / f"{student}.log", folder / "events" / f"{student}.jsonl"
+    for path in (log, events):
+        path.write_text("")  # only this run's: nothing from an earlier run is read back
+    environment, arguments = worker
+    start = time.perf_counter()
+    try:
+        left_out, error = stage_submission(course, assignment, student), None
+    except OSError as problem:  # an unreadable file, a full disk: this student only
+        left_out, error = {}, f"the submission could not be copied for grading: {problem}"
+    staged = staging_root(course, assignment) / student / assignment
+    if error is None and not any(staged.glob("*.ipynb")):
+        # nbgrader would fail with "did you forget to run generate_assignment?"
+        error = "no notebook to grade: none was submitted, or none is a valid notebook"
+    try:
+        if error is None:
+            with slots.hold() as slot:
+                error = _autograde(course, assignment, student, log, timeout, processes,
+                                   {**environment, EVENTS_VARIABLE: str(events),
+                                    SLOT_VARIABLE: str(slot)},
+                                   [f"--CourseDirectory.submitted_directory="
+                                    f"{staging_root(course, assignment).relative_to(course)}",
+                                    *arguments])
+    finally:
+        shutil.rmtree(staged.parent, ignore_errors=True)
+    limits, patched = read_events(events)
+    record = GradingRecord(student, "graded" if error is None else "failed",
+                           round(time.perf_counter() - start, 2), limits, patched, error,
+                           notes=(*left_out.values(), *_missing(log, left_out)))
+    _write(record_path(course, assignment, student), record.to_json())
+    return record
+
+
+def _autograde(course: Path, assignment: str, student: str, log: Path, timeout: float,
+               processes: _Processes, environment: dict[str, str],
+               arguments: list[str]) -> str | None:
+    """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force ARGUMENTS`; None when it
+    succeeded, else why it failed.
 
     --force always: without it nbgrader skips a student graded before and exits with 0, which
-    would pass for success. worker is (environment, extra arguments) from
-    gradebook.worker_settings.
+    would pass for success.
     """
-    environment, arguments = worker
-    log = records_folder(course, assignment) / "logs" / f"{student}.log"
-    start = time.perf_counter()
     with open(log, "w") as output:
         # nbgrader logs to stderr; stdout joins it so the log reads in order.
         process = processes.start(
@@ -131,7 +271,7 @@ def grade_student(course: Path, assignment: str, student: str, worker: tuple[dic
                                        *arguments),
             cwd=course, env=environment, stdout=output, stderr=subprocess.STDOUT)
         if process is None:
-            return GradingRecord(student, "failed", 0.0, error="grading was interrupted")
+            return "grading was interrupted"
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -145,15 +285,11 @@ def grade_student(course: Path, assignment: str, student: str, worker: tuple[dic
                 else failure_reason(log.read_text(errors="replace"), code))
         finally:
             processes.finished(process)
-    seconds = time.perf_counter() - start
     if code != 0:
         # nbgrader removes its output after an error it caught, but a killed autograde
         # leaves a half-written folder that would look like a graded one.
         shutil.rmtree(Path(course) / "autograded" / student / assignment, ignore_errors=True)
-    record = GradingRecord(student, "graded" if error is None else "failed", round(seconds, 2),
-                           error=error)
-    _write(record_path(course, assignment, student), record.to_json())
-    return record
+    return error
 
 
 def failure_reason(log: str, code: int) -> str:
@@ -169,11 +305,13 @@ def failure_reason(log: str, code: int) -> str:
     return f"nbgrader autograde exited with status {code}"
 
 
-def _notes(log: Path) -> tuple[str, ...]:
-    """What nbgrader's log says about a graded submission: the notebooks it lacked."""
+def _missing(log: Path, left_out: dict[str, str]) -> list[str]:
+    """Notes on the notebooks nbgrader's log says it lacked (and scored 0), except those
+    the staging left out: their notes already say so."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    return tuple(f"no {match[1]}" for match in map(MISSING_NOTEBOOK.search, text.splitlines())
-                 if match)
+    names = [match[1] for match in map(MISSING_NOTEBOOK.search, text.splitlines()) if match]
+    return [f"{name} was not submitted: graded as missing" for name in names
+            if name not in left_out]
 
 
 def _write(path: Path, text: str) -> None:
@@ -183,14 +321,25 @@ def _write(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def _private_folders(course: Path, assignment: str) -> None:
+    """Make grading/<assignment>/ and its logs/, events/ and staged/ folders, readable by
+    the instructor only: a grading kernel, which runs as another user, must not read other
+    students' staged work nor write events."""
+    folder = records_folder(course, assignment)
+    for path in (folder, folder / "logs", folder / "events", staging_root(course, assignment)):
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
 def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str | None = None,
                 students: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
                 progress: ProgressBar | None = None) -> ClassResult:
-    """Autograde every student in submitted/ (or those named), `jobs` at a time.
+    """Autograde every student in submitted/ (or those named), `jobs` at a time, then scan
+    the class's submissions for tampered test cells.
 
     Raises FileNotFoundError or ValueError when there is no one to grade and
     gradebook.GradebookError when the gradebook cannot be used: then nothing was graded.
-    submitted/ is only read, by nbgrader.
+    submitted/ is only read, by this driver.
     """
     course = Path(course).resolve()
     names = find_students(course, assignment, students)
@@ -198,20 +347,17 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     course_id = gradebook.course_settings(course).course_id
     prepared = tuple(gradebook.prepare(course, assignment, url, names))
     worker = gradebook.worker_settings(course, url)
-    (records_folder(course, assignment) / "logs").mkdir(parents=True, exist_ok=True)
+    _private_folders(course, assignment)
 
-    processes, results = _Processes(), []
+    processes, slots, results = _Processes(), SlotPool(jobs), []
     start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         futures = [pool.submit(grade_student, course, assignment, name, worker, timeout,
-                               processes) for name in names]
+                               processes, slots) for name in names]
         for future in as_completed(futures):
             record = future.result()
-            score = (gradebook.read_scores(url, course_id, assignment, [record.student])
-                     .get(record.student) if record.status == "graded" else None)
-            log = records_folder(course, assignment) / "logs" / f"{record.student}.log"
-            results.append(StudentResult(record, score, _notes(log)))
+            results.append(StudentResult(record, _score(url, course_id, assignment, record)))
             if progress is not None:
                 progress.update(len(results), len(names), results[-1])
     except BaseException:  # Ctrl+C included: no autograde may outlive the run
@@ -222,9 +368,38 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
         pool.shutdown()
         if progress is not None:
             progress.close()
+    seconds = time.perf_counter() - start
+    with contextlib.suppress(OSError):  # empty unless a copy could not be deleted
+        staging_root(course, assignment).rmdir()
+    findings, scan_error = _scan(course, assignment, names)
+    results = [replace(result, findings=tuple(findings[result.record.student]))
+               for result in results]
     return ClassResult(assignment, url, jobs, prepared,
                        tuple(sorted(results, key=lambda result: result.record.student)),
-                       time.perf_counter() - start)
+                       seconds, scan_error)
+
+
+def _score(db_url: str, course_id: str, assignment: str,
+           record: GradingRecord) -> gradebook.StudentScore | None:
+    """The student's scores in the gradebook; None when they were not graded."""
+    if record.status != "graded":
+        return None
+    return gradebook.read_scores(db_url, course_id, assignment, [record.student]).get(
+        record.student)
+
+
+def _scan(course: Path, assignment: str, students: list[str]
+          ) -> tuple[dict[str, list[Finding]], str | None]:
+    """({student: integrity findings}, None) for the graded students, or ({}, why) when
+    there is no release to compare with. It only reads submitted/ and release/."""
+    findings = defaultdict(list)
+    try:
+        for finding in scan_class(course, assignment):
+            if finding.student in students and finding.kind not in NOTED_KINDS:
+                findings[finding.student].append(finding)
+    except FileNotFoundError as error:
+        return findings, str(error)
+    return findings, None
 
 
 def _points(value: float) -> str:
@@ -267,17 +442,55 @@ class ProgressBar:
             self.stream.flush()
 
 
+def problems(result: StudentResult) -> list[str]:
+    """Every problem of one student, as the summary names them: why grading failed, the
+    notes (files left out, notebooks missing), limit hits, patched checks and integrity
+    findings, e.g. "04-randomness: CPU time limit (killed after 60 s of CPU)"."""
+    record = result.record
+    return [*([record.error] if record.error else []), *record.notes,
+            *(f"{Path(hit.notebook).stem}: {LIMIT_NAMES[hit.limit]} "
+              f"({hit.detail})" for hit in record.limits),
+            *(f"{_where(check.notebook, check.grade_id)}: patched check"
+              for check in record.patched_checks),
+            *(f"{_where(finding.notebook, finding.grade_id)}: {finding.kind.replace('_', ' ')}"
+              for finding in result.findings)]
+
+
+def _where(notebook: str, grade_id: str) -> str:
+    """"01-linear-backward test-sizes", or only the notebook's part when there is no cell."""
+    return " ".join(part for part in (Path(notebook).stem, grade_id) if part)
+
+
+def _shortened(found: list[str]) -> list[str]:
+    """At most MAX_PROBLEM_LINES lines, the last saying how many more there are."""
+    if len(found) <= MAX_PROBLEM_LINES:
+        return found
+    shown_lines = found[:MAX_PROBLEM_LINES - 1]
+    return [*shown_lines, f"... and {len(found) - len(shown_lines)} more (digitlab report "
+                          "lists them all)"]
+
+
 def summary(result: ClassResult) -> list[str]:
-    """The table of every student (student, status, score, seconds, problem), then totals."""
-    rows = [("student", "status", "score", "seconds", "problem")]
+    """The table of every student (student, status, score, seconds, problems), then totals.
+
+    A student's problems take one line each, below one another in the last column (at most
+    MAX_PROBLEM_LINES), so the table stays readable however many there are.
+    """
+    rows = [("student", "status", "score", "seconds", "problems")]
+    more = {}  # the row's index: its problems after the first
     for student in result.results:
         status, score = describe(student)
-        problem = student.record.error or "; ".join(student.notes)
+        found = _shortened(problems(student))
+        more[len(rows)] = found[1:]
         rows.append((student.record.student, status, score, f"{student.record.seconds:.1f}",
-                     problem))
+                     found[0] if found else ""))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = [("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-              + "  " + row[4]).rstrip() for row in rows]
+    indent = " " * (sum(widths) + 2 * 4)
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append(("  ".join(cell.ljust(width) for cell, width
+                                in zip(row[:4], widths, strict=True)) + "  " + row[4]).rstrip())
+        lines += [indent + problem for problem in more.get(index, [])]
     failed = [student.record.student for student in result.results
               if student.record.status != "graded"]
     count = len(result.results)
@@ -287,4 +500,6 @@ def summary(result: ClassResult) -> list[str]:
               f"{result.seconds / count:.1f} s per student.",
               "Scores are the autograded points: written answers count once graded by hand "
               "(nbgrader formgrader)."]
+    if result.scan_error:
+        lines.append(f"No integrity scan: {result.scan_error}")
     return lines

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbformat.reader import NotJSONError
 from nbgrader.utils import is_locked
 
 from digitlab.course.leaderboard import find_submissions
@@ -75,6 +76,9 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str]:
     try:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)  # read() only logs a schema violation
+    except NotJSONError:
+        # Its message goes on to quote the file: a student's text, and only noise here.
+        return None, "NotJSONError: the file is not JSON (cut off, or not a notebook)"
     except Exception as error:  # a student's file can break the reader in any way
         first_line = (str(error).strip().splitlines() or [""])[0][:200]
         return None, f"{type(error).__name__}: {first_line}"
@@ -109,6 +113,10 @@ def scan_submission(student: str, folder: Path, released: dict[str, NotebookNode
     findings = []
     for name, original in released.items():
         path = folder / name
+        if path.is_symlink():  # never followed: it may point at the key or another's work
+            findings.append(Finding(student, name, "corrupt_notebook", "",
+                                    f"{name} is a symbolic link, not a notebook."))
+            continue
         if not path.is_file():
             findings.append(Finding(student, name, "missing_notebook", "",
                                     f"{name} was not submitted."))

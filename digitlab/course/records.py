@@ -12,15 +12,19 @@ course folder, and the class report reads them (digitlab.course.report). The sch
      "patched_checks": [{"notebook": "01-linear-backward.ipynb",
                          "grade_id": "test-sizes",
                          "detail": "numpy.allclose replaced"}],
-     "error": null | "why grading failed"}
+     "error": null | "why grading failed",
+     "notes": ["03-vanishing-gradients.ipynb is not a valid notebook (...): graded as missing"]}
 
-limits and patched_checks may be empty, error is null when status is "graded". Unknown keys
-are ignored, so the driver may add fields without breaking older reports.
+limits, patched_checks and notes may be empty, error is null when status is "graded". notes are
+the driver's sentences about what it graded: files it left out of grading and notebooks that
+were missing. Unknown keys are ignored and absent ones take their defaults, so records of an
+older driver still read, and a newer driver may add fields without breaking older reports.
 
 Limit hits and patched checks are noticed inside `nbgrader autograde` (by the grading
 preprocessors), not by the driver. They reach it as events: the driver names a file in
-$DIGITLAB_GRADING_EVENTS for each student, report_event appends one JSON line per event,
-and read_events reads them back after the autograde.
+$DIGITLAB_GRADING_EVENTS for each student's autograde (grading/<assignment>/events/
+<student>.jsonl, emptied first), report_event appends one JSON line per event, and
+read_events reads them back after the autograde.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class GradingRecord:
     limits: tuple[LimitHit, ...] = field(default=())
     patched_checks: tuple[PatchedCheck, ...] = field(default=())
     error: str | None = None
+    notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -87,7 +92,8 @@ class GradingRecord:
                        patched_checks=tuple(PatchedCheck(**{key: str(check[key]) for key in
                                                             ("notebook", "grade_id", "detail")})
                                             for check in data.get("patched_checks", [])),
-                       error=None if data.get("error") is None else str(data["error"]))
+                       error=None if data.get("error") is None else str(data["error"]),
+                       notes=tuple(str(note) for note in data.get("notes", [])))
         except (KeyError, TypeError) as error:
             raise ValueError(f"not a grading record: {type(error).__name__} {error}") from error
 

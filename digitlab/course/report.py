@@ -11,7 +11,6 @@ write_csvs writes it; digitlab.course.report_page draws the HTML page, and `digi
 
 from __future__ import annotations
 
-import csv
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -23,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from digitlab.course.gradebook import course_settings, open_gradebook, resolve_db_url, shown
 from digitlab.course.integrity import Finding, read_notebook, scan_class
-from digitlab.course.leaderboard import find_submissions
+from digitlab.course.leaderboard import find_submissions, write_table
 from digitlab.course.records import GradingRecord, read_records
 from digitlab.student import NOTEBOOK_01
 
@@ -33,6 +32,8 @@ REPORT_KINDS = {
     "grading_failed": "the grading driver recorded a failure",
     "hit_limit": "a notebook was stopped by a resource limit",
     "patched_check": "the student's code replaced or altered a test's checking code",
+    "grading_note": "the grading driver left a file out of grading (an invalid notebook, a "
+                    "symbolic link, a special file) or found a notebook missing",
     "unreadable_record": "a grading record is not valid JSON or misses a field",
 }
 OUTCOMES = ("passed", "failed", "errored", "ungraded")
@@ -157,7 +158,11 @@ def build_report(course: str | Path, assignment: str, db_url: str | None = None,
 
 
 def write_csvs(report: ClassReport, out: str | Path) -> list[Path]:
-    """Write <assignment>-scores/-cells/-diagnoses/-integrity.csv into out; their paths."""
+    """Write <assignment>-scores/-cells/-diagnoses/-integrity.csv into out; their paths.
+
+    Student ids, error messages and outputs are the students' text: a cell that would start
+    a spreadsheet formula is written with a leading "'" (leaderboard.spreadsheet_safe).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -183,15 +188,8 @@ def write_csvs(report: ClassReport, out: str | Path) -> list[Path]:
                          "top_error"],
                "diagnoses": ["diagnosis", "students", "occurrences", "cells", "example"],
                "integrity": ["student", "notebook", "kind", "grade_id", "explanation"]}
-    paths = []
-    for name, rows in tables.items():
-        path = out / f"{report.assignment}-{name}.csv"
-        with open(path, "w", newline="") as file:
-            writer = csv.DictWriter(file, columns[name])
-            writer.writeheader()
-            writer.writerows(rows)
-        paths.append(path)
-    return paths
+    return [write_table(rows, out / f"{report.assignment}-{name}.csv", columns[name])
+            for name, rows in tables.items()]
 
 
 def summary_statistics(report: ClassReport) -> dict[str, float | int]:
@@ -333,7 +331,7 @@ def _diagnoses(grades: dict, outputs: dict) -> list[Diagnosis]:
 
 
 def _record_findings(records) -> list[Finding]:
-    """The grading driver's records as findings: failures, limits and patched checks."""
+    """The grading driver's records as findings: failures, limits, patched checks, notes."""
     findings = []
     for record in records:
         if record.status == "failed":
@@ -345,6 +343,8 @@ def _record_findings(records) -> list[Finding]:
         findings += [Finding(record.student, check.notebook, "patched_check", check.grade_id,
                              f"The checking code was altered: {check.detail}")
                      for check in record.patched_checks]
+        findings += [Finding(record.student, "", "grading_note", "", note)
+                     for note in record.notes]
     return findings
 
 
