@@ -55,3 +55,7 @@ if "generate_assignment" in sys.argv:
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                                 SOLUTION_OUTPUT]
 c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
+
+# Hidden checks are judged again by the grader, outside the student's kernel, right after
+# the notebook runs and before it is scored (digitlab.course.verify_outside).
+c.Autograde.autograde_preprocessors.insert(1, "digitlab.course.verify_outside.VerifyOutsideKernel")

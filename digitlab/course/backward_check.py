@@ -11,15 +11,27 @@ judges the arrays the child sends back against numerical gradients computed here
 student's code never runs in this process, and nothing done to numpy or digitlab in the
 notebook's kernel or in the child can reach the verdict. The reference is numerical, so no
 correct backward exists in this package.
+
+The grader runs the same check from its own process (digitlab.course.verify_outside calls
+`outside`), with the child launched through a "box": anything with a writable `directory`,
+a `command(argv) -> argv` and an `environment`. The default, plain_box, is a plain child
+process of the same user in a temporary folder; a sandbox with that interface runs the
+student's code as another user, under limits.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -71,18 +83,61 @@ def make_cases(layers: list[tuple[int, int]], batch_sizes: list[int], seed: int)
             for in_dim, out_dim in layers for batch_size in batch_sizes]
 
 
-def run_student(notebook: str, cases: list[dict], seconds: float = CHILD_SECONDS,
-                ) -> tuple[list[dict] | None, str]:
-    """The student's arrays for every case, from a child process; or None and the reason."""
+class Box(Protocol):
+    """Where and how the child that runs the student's code is started."""
+
+    directory: str | Path  # a folder the child may write to; the check's files go there
+    environment: dict[str, str]  # the child's whole environment
+
+    def command(self, argv: list[str]) -> list[str]:
+        """The argv that runs argv inside the box."""
+
+
+OpenBox = Callable[[], AbstractContextManager[Box]]
+
+
+@dataclass
+class PlainBox:
+    """A plain child process of this user, in a folder of its own."""
+
+    directory: Path
+    environment: dict[str, str]
+
+    def command(self, argv: list[str]) -> list[str]:
+        return argv
+
+
+@contextmanager
+def plain_box() -> Iterator[PlainBox]:
+    """The default box: a temporary folder, removed afterwards, and this environment."""
     with tempfile.TemporaryDirectory() as folder:
-        cases_path, results_path = Path(folder) / "cases.npz", Path(folder) / "results.npz"
+        yield PlainBox(Path(folder), dict(os.environ))
+
+
+def run_student(notebook: str | Path, cases: list[dict], seconds: float = CHILD_SECONDS,
+                open_box: OpenBox = plain_box) -> tuple[list[dict] | None, str]:
+    """The student's arrays for every case, from a child process; or None and the reason.
+
+    The notebook is copied into the box under its own name, so the child needs no access to
+    where it came from, and its messages name the notebook without the folders around it.
+    """
+    notebook = Path(notebook)
+    with open_box() as box:
+        folder = Path(box.directory)
+        try:
+            if notebook.is_file():  # if not, the child's loader says that it is not here
+                shutil.copyfile(notebook, folder / notebook.name)
+        except OSError as error:
+            return None, f"{notebook.name} could not be read ({error.strerror})."
+        cases_path, results_path = folder / "cases.npz", folder / "results.npz"
         np.savez(cases_path, **{f"{k}/{name}": value for k, case in enumerate(cases)
                                 for name, value in case.items()})
         try:
             child = subprocess.run(
-                [sys.executable, "-I", "-m", "digitlab.course.run_backward", notebook,
-                 str(cases_path), str(results_path)],
-                capture_output=True, text=True, timeout=seconds)
+                box.command([sys.executable, "-I", "-m", "digitlab.course.run_backward",
+                             notebook.name, cases_path.name, results_path.name]),
+                cwd=folder, env=box.environment, capture_output=True, text=True,
+                timeout=seconds)
         except subprocess.TimeoutExpired:
             return None, f"your Linear did not finish within {seconds:g} s."
         if child.returncode != 0:  # run_backward printed why: the loader's message
@@ -140,8 +195,10 @@ def _pairs(text: str) -> list[tuple[int, int]]:
     return [tuple(int(n) for n in pair.split("x")) for pair in text.split(",")]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line, which is also the arguments of check("backward_check", ...)."""
+    parser = argparse.ArgumentParser(prog="python -m digitlab.course.backward_check",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", default=NOTEBOOK_01)
     parser.add_argument("--quantity", choices=sorted(QUANTITIES), required=True)
     parser.add_argument("--layers", type=_pairs, required=True, help="e.g. 13x7,9x9")
@@ -150,22 +207,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=CHILD_SECONDS,
                         help="how long the student's code may run")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def verdict(args: argparse.Namespace, notebook: str | Path,
+            open_box: OpenBox = plain_box) -> tuple[bool, str]:
+    """(passed, report) of the check that `args` describe, on the class in `notebook`."""
     cases = make_cases(args.layers, args.batch_sizes, args.seed)
-    recorded, reason = run_student(args.notebook, cases, args.seconds)
+    recorded, reason = run_student(notebook, cases, args.seconds, open_box)
     if recorded is None:
-        print(f"FAILED: {reason}")
-        return 1
+        return False, f"FAILED: {reason}"
     failures = [f"  {case['weights'].shape[0]}->{case['weights'].shape[1]}, batch "
                 f"{len(case['x'])}: {problem}"
                 for case, record in zip(cases, recorded, strict=True)
                 for problem in judge(case, record, args.quantity, args.seed)]
     if failures:
-        print(f"FAILED: {args.quantity} is wrong on the hidden cases:")
-        print("\n".join(failures))
-        return 1
-    print("PASSED")
-    return 0
+        return False, "\n".join([f"FAILED: {args.quantity} is wrong on the hidden cases:",
+                                  *failures])
+    return True, "PASSED"
+
+
+def outside(arguments: list[str], folder: Path, open_box: OpenBox) -> tuple[bool, str]:
+    """The grader's run of check("backward_check", *arguments) on the notebook in folder."""
+    args = parser().parse_args(arguments)
+    return verdict(args, folder / Path(args.notebook).name, open_box)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    passed, report = verdict(args, args.notebook)
+    print(report)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
