@@ -23,6 +23,7 @@ from notebook_factory import (
 )
 
 from digitlab.course import backward_check
+from digitlab.course.box import plain_box
 from digitlab.student import NOTEBOOK_01
 
 QUANTITIES = ("shapes", "input", "weights", "bias", "unchanged", "all")
@@ -421,5 +422,5 @@ def test_the_grader_runs_the_student_through_the_box_it_is_given(tmp_path):
     assert not passed and AVERAGED_BIAS_REASON in report, report
     assert (box / "ran-here").exists() and (box / NOTEBOOK_01).exists()
     # Without the box, the same code stops: the variables came from the box.
-    passed, report = backward_check.outside(arguments, submitted, backward_check.plain_box)
+    passed, report = backward_check.outside(arguments, submitted, plain_box)
     assert not passed and "fails to run" in report and "FROM_ENVIRONMENT" in report, report

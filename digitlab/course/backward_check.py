@@ -1,6 +1,7 @@
 """The hidden check of the student's Linear.backward, judged where no student code runs.
 
-A hidden test cell in notebook 01 runs
+A hidden test cell in notebook 01 calls check("backward_check", "--quantity", "input", ...)
+(digitlab.course.hidden_check), which runs
 
     python -I -m digitlab.course.backward_check --quantity input --layers 13x7,9x9 \
         --batch-sizes 1,6 --seed 5
@@ -13,29 +14,19 @@ notebook's kernel or in the child can reach the verdict. The reference is numeri
 correct backward exists in this package.
 
 The grader runs the same check from its own process (digitlab.course.verify_outside calls
-`outside`), with the child launched through a "box": anything with a writable `directory`,
-a `command(argv) -> argv` and an `environment`. The default, plain_box, is a plain child
-process of the same user in a temporary folder; a sandbox with that interface runs the
-student's code as another user, under limits.
+`outside`), with the child started through the box it passes (digitlab.course.box).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 import digitlab
+from digitlab.course.box import OpenBox, plain_box, run_child
 from digitlab.course.run_backward import RECORDED
 from digitlab.gradcheck import check_layer
 from digitlab.student import NOTEBOOK_01
@@ -83,74 +74,14 @@ def make_cases(layers: list[tuple[int, int]], batch_sizes: list[int], seed: int)
             for in_dim, out_dim in layers for batch_size in batch_sizes]
 
 
-class Box(Protocol):
-    """Where and how the child that runs the student's code is started."""
-
-    directory: str | Path  # a folder the child may write to; the check's files go there
-    environment: dict[str, str]  # the child's whole environment
-
-    def command(self, argv: list[str]) -> list[str]:
-        """The argv that runs argv inside the box."""
-
-
-OpenBox = Callable[[], AbstractContextManager[Box]]
-
-
-@dataclass
-class PlainBox:
-    """A plain child process of this user, in a folder of its own."""
-
-    directory: Path
-    environment: dict[str, str]
-
-    def command(self, argv: list[str]) -> list[str]:
-        return argv
-
-
-@contextmanager
-def plain_box() -> Iterator[PlainBox]:
-    """The default box: a temporary folder, removed afterwards, and this environment."""
-    with tempfile.TemporaryDirectory() as folder:
-        yield PlainBox(Path(folder), dict(os.environ))
-
-
 def run_student(notebook: str | Path, cases: list[dict], seconds: float = CHILD_SECONDS,
                 open_box: OpenBox = plain_box) -> tuple[list[dict] | None, str]:
-    """The student's arrays for every case, from a child process; or None and the reason.
-
-    The notebook is copied into the box under its own name, so the child needs no access to
-    where it came from, and its messages name the notebook without the folders around it.
-    """
-    notebook = Path(notebook)
-    with open_box() as box:
-        folder = Path(box.directory)
-        try:
-            if notebook.is_file():  # if not, the child's loader says that it is not here
-                shutil.copyfile(notebook, folder / notebook.name)
-        except OSError as error:
-            return None, f"{notebook.name} could not be read ({error.strerror})."
-        cases_path, results_path = folder / "cases.npz", folder / "results.npz"
-        np.savez(cases_path, **{f"{k}/{name}": value for k, case in enumerate(cases)
-                                for name, value in case.items()})
-        try:
-            child = subprocess.run(
-                box.command([sys.executable, "-I", "-m", "digitlab.course.run_backward",
-                             notebook.name, cases_path.name, results_path.name]),
-                cwd=folder, env=box.environment, capture_output=True, text=True,
-                timeout=seconds)
-        except subprocess.TimeoutExpired:
-            return None, f"your Linear did not finish within {seconds:g} s."
-        if child.returncode != 0:  # run_backward printed why: the loader's message
-            return None, (child.stdout.strip() or child.stderr.strip()[-2000:]
-                          or f"the process running your Linear failed ({child.returncode}).")
-        if not results_path.exists():
-            return None, ("the process running your Linear ended before writing its results; "
-                          "does your code exit the process?")
-        try:
-            return read_results(results_path, len(cases)), ""
-        except Exception as error:  # the student's code can write anything to that file
-            return None, (f"the results of your Linear could not be read as arrays of "
-                          f"numbers ({type(error).__name__}).")
+    """The student's arrays for every case, from run_backward in a box; or None and why."""
+    inputs = {f"{k}/{name}": value for k, case in enumerate(cases)
+              for name, value in case.items()}
+    return run_child("digitlab.course.run_backward", notebook, inputs,
+                     lambda path: read_results(path, len(cases)), subject="your Linear",
+                     seconds=seconds, open_box=open_box)
 
 
 def read_results(path: Path, count: int) -> list[dict]:

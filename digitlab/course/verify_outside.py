@@ -33,6 +33,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Callable as CallableTrait
 
 from digitlab.course import backward_check, score_submission
+from digitlab.course.box import plain_box
 from digitlab.course.hidden_check import CHECKS, NOT_CHECKED_HERE
 from digitlab.course.records import PatchedCheck, report_event
 
@@ -78,7 +79,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
     """Run each test cell's hidden checks from the grader and fail the cell if they fail."""
 
     open_box = CallableTrait(
-        default_value=backward_check.plain_box,
+        default_value=plain_box,
         help="A function returning a context manager that yields a box (directory, "
              "command(argv), environment) for the child that runs the student's code.",
     ).tag(config=True)
