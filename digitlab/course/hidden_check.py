@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 # The checks a hidden test may call, by module name in digitlab.course.
-CHECKS = ("backward_check", "score_submission")
+CHECKS = ("backward_check", "score_submission", "summary_check")
 # The exit status of a check that cannot judge inside the notebook (notebook 05's scorer
 # when the kernel may not read the answer key): the cell passes here, the grader judges it.
 ONLY_OUTSIDE = 3

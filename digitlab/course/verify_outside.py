@@ -8,8 +8,9 @@ process:
 
 - the calls come from the cell's source as the instructor wrote it (from the gradebook,
   read with ast: literal strings only), never from the student's notebook;
-- backward_check runs the student's class in a child process started through `open_box`
-  (by default a plain child process; a sandbox with the same interface can replace it);
+- backward_check and summary_check run the student's code in a child process started
+  through `open_box` (by default a plain child process; a sandbox with the same interface,
+  see digitlab.course.box, can replace it);
 - score_submission scores the submission.csv the student submitted, in the course's
   submitted folder, never the autograded copy that the kernel could overwrite.
 
@@ -32,7 +33,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Callable as CallableTrait
 
-from digitlab.course import backward_check, score_submission
+from digitlab.course import backward_check, score_submission, summary_check
 from digitlab.course.box import plain_box
 from digitlab.course.hidden_check import CHECKS, NOT_CHECKED_HERE
 from digitlab.course.records import PatchedCheck, report_event
@@ -42,6 +43,7 @@ PREFIX = "Checked by the grader outside your notebook: "
 OUTSIDE: dict[str, Callable[..., tuple[bool, str]]] = {
     "backward_check": backward_check.outside,
     "score_submission": score_submission.outside,
+    "summary_check": summary_check.outside,
 }
 assert set(OUTSIDE) == set(CHECKS), "every check the notebooks may call is judged here"
 
