@@ -1,11 +1,12 @@
 """The hidden checks judged outside the student's kernel, with the real `nbgrader autograde`.
 
-One run grades four students, each submitting notebooks 01 and 05 only (the others are
-scored 0 as missing, which keeps the run short):
+One run grades four students, each submitting notebooks 01 and 05 (the forger 04 too; the
+others are scored 0 as missing, which keeps the run short):
 
 - perfect: the solutions and the answer key as submission.csv;
 - forger: an all-zero submission.csv, and a cell in notebook 05 that replaces
-  subprocess.run and hidden_check.check with fakes that report a pass;
+  subprocess.run and hidden_check.check with fakes that report a pass; in notebook 04, a
+  summary that divides by n, with abs and subprocess.run patched so the tests pass there;
 - patcher: the averaged bias in notebook 01, and in its answer cell patches of numpy,
   digitlab.gradcheck, digitlab.testing and subprocess.run that make every test pass there;
 - overwriter: an all-zero submission.csv, and a cell in notebook 05 that copies the answer
@@ -38,8 +39,9 @@ from digitlab.competition import write_submission
 from digitlab.course.records import EVENTS_VARIABLE, read_events
 from digitlab.course.verify_outside import PREFIX, check_calls
 
-FIRST, COMPETITION = NOTEBOOKS[0], NOTEBOOKS[4]
+FIRST, RANDOMNESS, COMPETITION = NOTEBOOKS[0], NOTEBOOKS[3], NOTEBOOKS[4]
 ACCURACY_TESTS = ("test-accuracy-85", "test-accuracy-89", "test-accuracy-91")
+SUMMARY_TESTS = ("test-summary-mean-std", "test-summary-interval")
 FAKE_CHECKS = """\
 import subprocess
 import types
@@ -65,6 +67,16 @@ check_layer = lambda *args, **kwargs: types.SimpleNamespace(passed=True)
 subprocess.run = lambda *args, **kwargs: types.SimpleNamespace(
     returncode=0, stdout="PASSED", stderr="")
 """
+SUMMARY_PATCHES = """
+
+import builtins
+import subprocess
+import types
+
+builtins.abs = lambda value: 0
+subprocess.run = lambda *args, **kwargs: types.SimpleNamespace(
+    returncode=0, stdout="PASSED", stderr="")
+"""
 OVERWRITE = """\
 import os
 import shutil
@@ -78,6 +90,13 @@ def with_cell(source):
     def change(notebooks):
         notebooks[COMPETITION].cells.insert(2, nbformat.v4.new_code_cell(source))
     return change
+
+
+def forged(notebooks):
+    """The forger's changes to notebooks 04 and 05."""
+    with_cell(FAKE_CHECKS)(notebooks)
+    replace_answer(notebooks, RANDOMNESS, "summarize-accuracies",
+                   lambda source: source.replace("ddof=1", "ddof=0") + SUMMARY_PATCHES)
 
 
 def patched_bias(notebooks):
@@ -95,7 +114,8 @@ def graded(tmp_path_factory):
     zeros = write_submission(np.zeros(len(np.loadtxt(KEY, delimiter=",", skiprows=1)), int),
                              tmp_path_factory.mktemp("zeros") / "submission.csv")
     submit(course, "perfect", both, {"submission.csv": KEY})
-    submit(course, "forger", both, {"submission.csv": zeros}, change=with_cell(FAKE_CHECKS))
+    submit(course, "forger", {**both, RANDOMNESS: solved[RANDOMNESS]}, {"submission.csv": zeros},
+           change=forged)
     submit(course, "patcher", {FIRST: solved[FIRST]}, change=patched_bias)
     submit(course, "overwriter", both, {"submission.csv": zeros}, change=with_cell(OVERWRITE))
     before = tree_digest(course / "submitted")
@@ -156,6 +176,18 @@ def test_faked_checks_in_the_kernel_score_nothing_and_are_reported(graded):
         assert f"PATCHED CHECK: forger, {COMPETITION}, {cell_id}:" in log
 
 
+def test_a_patched_summary_check_does_not_pass_a_wrong_summary(graded):
+    """The forger's summary divides by n, and patched abs and subprocess.run pass both of
+    notebook 04's tests in the kernel; the grader's own run of the function fails both."""
+    course, patched, log, _ = graded
+    assert scores(course, "forger", RANDOMNESS) == dict.fromkeys(SUMMARY_TESTS, 0)
+    first = outputs(course, "forger", RANDOMNESS, "test-summary-mean-std")[0]
+    assert first.evalue.startswith(f"{PREFIX}FAILED: mean-std is wrong on the hidden lists:")
+    assert "is not the sample standard deviation (divide by n - 1)" in first.evalue
+    for cell_id in SUMMARY_TESTS:
+        assert f"PATCHED CHECK: forger, {RANDOMNESS}, {cell_id}:" in log
+
+
 def test_patched_numpy_and_gradcheck_do_not_pass_a_wrong_backward(graded):
     """The patcher's averaged bias passes every cell in its kernel; the grader's own run of
     the class fails the bias and all-sizes cells, as for an honest student with that bug."""
@@ -184,7 +216,8 @@ def test_every_patched_check_is_an_event_and_submitted_is_untouched(graded):
     one file for the whole run here; the driver names one per student), and no other."""
     course, patched, log, before = graded
     expected = Counter({(COMPETITION, cell_id): 2 for cell_id in ACCURACY_TESTS})
-    expected.update({(FIRST, "test-bias-gradient"): 1, (FIRST, "test-sizes"): 1})
+    expected.update({(FIRST, "test-bias-gradient"): 1, (FIRST, "test-sizes"): 1,
+                     **{(RANDOMNESS, cell_id): 1 for cell_id in SUMMARY_TESTS}})
     assert Counter((event.notebook, event.grade_id) for event in patched) == expected
     assert all(event.detail.startswith("the check passed in the notebook but failed")
                for event in patched)
