@@ -354,6 +354,26 @@ def test_a_results_file_of_anything_but_numbers_fails_cleanly(tmp_path, write):
     assert not (tmp_path / "unpickled.txt").exists()
 
 
+def test_a_named_pipe_for_results_fails_instead_of_blocking(tmp_path):
+    """A results "file" that is a named pipe would block the parent's read forever: it fails."""
+    after = "import os\nimport sys\n\nos.mkfifo(sys.argv[-1])\nos._exit(0)\n"
+
+    [verdict] = check_answer(tmp_path, answer(reference_solution(), after=after),
+                             ["all"]).values()
+
+    assert_failed(verdict, "the results of your Linear are not a plain file.")
+
+
+def test_a_linked_notebook_is_not_run(tmp_path):
+    """A notebook 01 that links elsewhere (another student's, say) is refused."""
+    elsewhere = write_notebook(tmp_path / "elsewhere" / NOTEBOOK_01, reference_answer())
+    (tmp_path / NOTEBOOK_01).symlink_to(elsewhere)
+
+    [verdict] = finish(start(tmp_path, ["all"])).values()
+
+    assert_failed(verdict, f"{NOTEBOOK_01} is a symbolic link")
+
+
 def test_an_endless_backward_fails_within_the_time_limit(tmp_path):
     """A backward that never returns is stopped after --seconds and fails, saying so."""
     begun = time.monotonic()

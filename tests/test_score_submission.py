@@ -160,3 +160,11 @@ def test_the_grader_without_a_key_stops_instead_of_failing_the_cell(folder, monk
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
     with pytest.raises(KeyUnavailable, match=KEY_VARIABLE):
         outside(["submission.csv"], folder)
+
+
+def test_the_grader_refuses_a_link_in_place_of_the_file(folder, key, monkeypatch):
+    """A submitted submission.csv that links to the answer key is not scored as a file."""
+    (folder / "submission.csv").symlink_to(key)
+    monkeypatch.setenv(KEY_VARIABLE, str(key))
+    assert outside(["submission.csv"], folder) == (
+        False, "submission.csv is a symbolic link; submit the file itself.")

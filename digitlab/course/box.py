@@ -71,6 +71,8 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
     `read` may raise anything: the student's code can write anything to the results file.
     """
     notebook = Path(notebook)
+    if notebook.is_symlink():  # it could point at another student's notebook
+        return None, f"{notebook.name} is a symbolic link; submit the notebook file itself."
     with open_box() as box:
         folder = Path(box.directory)
         try:
@@ -94,6 +96,9 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
         if not results_path.exists():
             return None, (f"the process running {subject} ended before writing its results; "
                           "does your code exit the process?")
+        # A named pipe would block the reader forever, a link would read another file.
+        if results_path.is_symlink() or not results_path.is_file():
+            return None, f"the results of {subject} are not a plain file."
         try:
             return read(results_path), ""
         except Exception as error:

@@ -77,6 +77,8 @@ def outside(arguments: list[str], folder: Path, open_box: object = None) -> tupl
     """
     args = parser().parse_args(arguments)
     name = Path(args.submission).name
+    if (folder / name).is_symlink():  # it could point at the answer key itself
+        return False, f"{name} is a symbolic link; submit the file itself."
     return score(folder / name, answer_key(), args.at_least, shown_as=name)
 
 
