@@ -69,12 +69,17 @@ def check_calls(source: str) -> list[tuple[str, list[str]]]:
 
 
 def ran_clean(cell: nbformat.NotebookNode) -> bool:
-    """Whether the kernel's run of the cell would score: no error, nothing on stderr, and
-    no check that said it could not judge in the notebook."""
-    return not any(output.output_type == "error"
-                   or output.output_type == "stream" and (output.name == "stderr"
-                                                          or NOT_CHECKED_HERE in output.text)
-                   for output in cell.get("outputs", []))
+    """Whether the kernel ran the cell and its run would score: no error, nothing on stderr,
+    and no check that said it could not judge in the notebook.
+
+    A student could print that phrase to escape the patched-check report, never the score:
+    the grader's verdict counts either way.
+    """
+    return cell.get("execution_count") is not None and not any(
+        output.output_type == "error"
+        or output.output_type == "stream" and (output.name == "stderr"
+                                               or NOT_CHECKED_HERE in output.text)
+        for output in cell.get("outputs", []))
 
 
 class VerifyOutsideKernel(NbGraderPreprocessor):
