@@ -1,6 +1,6 @@
 """The hidden checks judged outside the student's kernel, with the real `nbgrader autograde`.
 
-One run grades four students, each submitting notebooks 01 and 05 (the forger 04 too; the
+One run grades five students, each submitting notebooks 01 and 05 (the forger 04 too; the
 others are scored 0 as missing, which keeps the run short):
 
 - perfect: the solutions and the answer key as submission.csv;
@@ -9,6 +9,7 @@ others are scored 0 as missing, which keeps the run short):
   summary that divides by n, with abs and subprocess.run patched so the tests pass there;
 - patcher: the averaged bias in notebook 01, and in its answer cell patches of numpy,
   digitlab.gradcheck, digitlab.testing and subprocess.run that make every test pass there;
+- buggy: the averaged bias in notebook 01 and nothing else, failing in the kernel too;
 - overwriter: an all-zero submission.csv, and a cell in notebook 05 that copies the answer
   key over the autograded copy of submission.csv while the notebook runs.
 """
@@ -106,7 +107,7 @@ def patched_bias(notebooks):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The course after one autograde of the four students; (course, events, log, digest)."""
+    """The course after one autograde of the five students; (course, events, log, digest)."""
     course = copy_course(tmp_path_factory.mktemp("course"))
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     solved = solved_release(course)
@@ -117,6 +118,7 @@ def graded(tmp_path_factory):
     submit(course, "forger", {**both, RANDOMNESS: solved[RANDOMNESS]}, {"submission.csv": zeros},
            change=forged)
     submit(course, "patcher", {FIRST: solved[FIRST]}, change=patched_bias)
+    submit(course, "buggy", {FIRST: solved[FIRST]}, change=averaged_bias)
     submit(course, "overwriter", both, {"submission.csv": zeros}, change=with_cell(OVERWRITE))
     before = tree_digest(course / "submitted")
     events = course / "events.jsonl"
@@ -199,6 +201,19 @@ def test_patched_numpy_and_gradcheck_do_not_pass_a_wrong_backward(graded):
     assert "grad_bias is 1/6 of the numerical gradient" in first.evalue
     for cell_id in ("test-bias-gradient", "test-sizes"):
         assert f"PATCHED CHECK: patcher, {FIRST}, {cell_id}:" in log
+
+
+def test_an_honest_failure_is_said_once_and_not_reported(graded):
+    """The buggy student's cells fail in the kernel and for the grader alike: scored as the
+    patcher's, the grader's verdict one line over the notebook's reasons, no report."""
+    course, patched, log, _ = graded
+    assert scores(course, "buggy", FIRST) == scores(course, "patcher", FIRST)
+    grader, *rest = outputs(course, "buggy", FIRST, "test-bias-gradient")
+    assert grader.evalue == (f"{PREFIX}FAILED: bias is wrong on the hidden cases: "
+                             "(and the notebook's own run failed, below)")
+    [kernel] = [output for output in rest if output.output_type == "error"]
+    assert kernel.evalue.startswith("grad_bias is wrong.")  # the public test's message
+    assert "PATCHED CHECK: buggy" not in log
 
 
 def test_a_file_written_while_grading_is_not_the_one_scored(graded):
