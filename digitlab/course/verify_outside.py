@@ -149,10 +149,14 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             self.log.warning("PATCHED CHECK: %s, %s, %s: %s", student, notebook, grade_id,
                              detail)
             report_event(PatchedCheck(notebook=notebook, grade_id=grade_id, detail=detail))
-        # When the notebook's own run failed too, its error says why: one line here, so the
-        # feedback and the class report's diagnoses stay as they were before the grader ran.
-        if any(output.output_type == "error" for output in cell.outputs):
+        ename = "AssertionError"
+        # When the notebook's own run failed too, its error says why: one line here, of the
+        # same type, so the feedback and the class report (which sorts failures by the first
+        # error's type and counts the diagnoses) stay as they were before the grader ran.
+        errors = [output for output in cell.outputs if output.output_type == "error"]
+        if errors:
             report = f"{report.splitlines()[0]} (and the notebook's own run failed, below)"
+            ename = errors[0].ename
         cell.outputs.insert(0, nbformat.v4.new_output(
-            "error", ename="AssertionError", evalue=PREFIX + report,
-            traceback=[f"AssertionError: {PREFIX}{report}"]))
+            "error", ename=ename, evalue=PREFIX + report,
+            traceback=[f"{ename}: {PREFIX}{report}"]))
