@@ -55,3 +55,18 @@ if "generate_assignment" in sys.argv:
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                                 SOLUTION_OUTPUT]
 c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
+
+# nbgrader's autograde steps, with one added: the grader judges the hidden checks again,
+# outside the student's kernel, right after the notebook runs and before it is scored
+# (digitlab.course.verify_outside). The whole list, because nbgrader reads this file twice
+# and a lazy .insert() would add the step twice.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "digitlab.course.verify_outside.VerifyOutsideKernel",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
