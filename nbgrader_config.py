@@ -9,6 +9,18 @@ import secrets
 import sys
 from pathlib import Path
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from digitlab.course.bounded_execute import LimitedExecute
+from digitlab.course.limits import GiB, MiB
+
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
 COURSE_ROOT = Path(__file__).resolve().parent
 
@@ -55,3 +67,39 @@ if "generate_assignment" in sys.argv:
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                                 SOLUTION_OUTPUT]
 c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
+
+# Autograde's steps: nbgrader 0.9.6's own list (nbgrader/converters/autograde.py), with its
+# Execute replaced by LimitedExecute, which runs every kernel inside the GradingLimits below.
+c.Autograde.autograde_preprocessors = [
+    LimitedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# The limits of every grading kernel (digitlab/course/limits.py explains each one). A correct
+# solution needs a few seconds of CPU and about 300 MiB per notebook; the limits leave it
+# ample room and stop only a submission that loops, floods or forks without end.
+# Stops a loop that ignores the timeout's interrupt; the grading of one notebook needs < 10 s.
+c.GradingLimits.cpu_seconds = 120
+# Stops a kernel that sleeps while ignoring interrupts; at least one 60 s cell timeout fits.
+c.GradingLimits.notebook_wall_seconds = 180
+# Memory of the kernel and its children together; a grading machine has 8 GiB or more.
+c.GradingLimits.memory_bytes = 3 * GiB
+# Per process: a single absurd allocation fails with MemoryError in its own cell.
+c.GradingLimits.address_space_bytes = 4 * GiB
+# Processes and threads of one kernel: an idle kernel has about 11, a fork bomb stops here.
+c.GradingLimits.processes = 64
+# No notebook writes more than submission.csv (about 10 KiB).
+c.GradingLimits.file_size_bytes = 256 * MiB
+c.GradingLimits.open_files = 256
+# Output kept per notebook, and the largest message the grader accepts from a kernel.
+c.GradingLimits.output_bytes = 2 * MiB
+c.GradingLimits.message_bytes = 1 * MiB
+# No notebook needs the network while it is graded.
+c.GradingLimits.isolate_network = True
+# As root, kernels run as digitlab-grader-<slot> (see .ci/run for creating these users).
+c.GradingLimits.user = "digitlab-grader"
