@@ -168,7 +168,7 @@ def test_the_kernel_has_no_network_no_secrets_and_no_write_access(tmp_path, monk
 
 
 def test_a_kernel_that_cannot_start_fails_the_notebook_not_the_grader(tmp_path):
-    outputs, hits = grade(tmp_path, "x = 1", "print(x)", address_space_bytes=64 * MiB)
+    outputs, hits = grade(tmp_path, "x = 1", "print(x)", address_space_bytes=24 * MiB)
     assert all(limit_error(cell).startswith("the kernel could not run the notebook")
                and limit_error(cell).endswith("; cell not run") for cell in outputs)
     assert set(hits) == {"kernel_died"}

@@ -61,6 +61,8 @@ class LimitedExecute(Execute):
             self.log.info(describe(self.limits))
         self._notebook = f"{(resources or {}).get('unique_key', 'notebook')}.ipynb"
         self._deadline = time.monotonic() + self.limits.notebook_wall_seconds
+        if self.limits.enabled:  # the kernel's start counts against the notebook's wall time
+            self.startup_timeout = min(self.startup_timeout, self.limits.notebook_wall_seconds)
         self._stopped: str | None = None  # why the remaining cells are not run
         self._hits: set[str] = set()
         self._kept_bytes = 0
