@@ -22,6 +22,7 @@ from digitlab.course.bounded_execute import ERROR_NAME, LimitedExecute
 from digitlab.course.limits import SLOT_VARIABLE, GradingLimits, MiB
 from digitlab.course.records import EVENTS_VARIABLE, read_events
 from digitlab.course.sandbox import check_ready, processes_of, sandbox
+from digitlab.course.score_submission import KEY_VARIABLE
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
 # clean-up kills every process of the slot user, so these tests keep to their own slot.
@@ -176,17 +177,22 @@ def test_a_kernel_that_cannot_start_fails_the_notebook_not_the_grader(tmp_path):
 
 def test_a_child_runs_as_the_slot_user_inside_the_limits(tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    # The key, in pytest's folder (mode 0700): out of the slot user's reach, so it is copied.
+    (tmp_path / "key.csv").write_text("ImageId,Label")
+    monkeypatch.setenv(KEY_VARIABLE, str(tmp_path / "key.csv"))
     limits = GradingLimits(**SMALL)
     child = ("import os, resource, subprocess\n"
              "subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+             "key = open(os.environ['DIGITLAB_ANSWER_KEY']).read()\n"
              "open('result.txt', 'w').write(f'{os.getuid()} "
-             "{resource.getrlimit(resource.RLIMIT_CPU)} {os.environ.get(\"GITHUB_TOKEN\")}')")
+             "{resource.getrlimit(resource.RLIMIT_CPU)} {os.environ.get(\"GITHUB_TOKEN\")} "
+             "{key}')")
     with sandbox(limits) as box:
         subprocess.run(box.command([sys.executable, "-I", "-c", child]), check=True,
                        env=box.environment, cwd=box.directory, timeout=60)
         result = (box.directory / "result.txt").read_text()
         assert processes_of(slot_uid()) != []  # the sleeper, still there
-    assert result == f"{slot_uid()} (5, 10) None"
+    assert result == f"{slot_uid()} (5, 10) None ImageId,Label"
     assert not box.directory.exists()
     assert processes_of(slot_uid()) == []
 

@@ -45,14 +45,21 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
 from digitlab.course.limits import GradingLimits, size_words
+from digitlab.course.score_submission import KEY_VARIABLE
 
 LAUNCHER = Path(__file__).with_name("launch_kernel.py")
 CGROUPS = Path("/sys/fs/cgroup")
 # The grader's variables a sandboxed process may see; everything else (tokens, passwords,
 # DIGITLAB_DB_URL, DIGITLAB_GRADING_EVENTS) stays out. NBGRADER_EXECUTION makes the notebooks
-# skip training; notebook 05's hidden tests find the answer key through DIGITLAB_ANSWER_KEY.
+# skip training.
 PASSED_VARIABLES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ",
-                    "NBGRADER_EXECUTION", "DIGITLAB_ANSWER_KEY")
+                    "NBGRADER_EXECUTION")
+# Variables naming a file the sandboxed process must read: the file is copied into the
+# sandbox's folder and the variable points at the copy, because the slot user often cannot
+# reach the original (a course under a 0700 home or pytest's 0700 temporary folders).
+# Notebook 05's hidden tests score in the kernel with the answer key; once scoring runs
+# outside the kernel, the key must leave this list.
+COPIED_FILE_VARIABLES = (KEY_VARIABLE,)
 # glibc gives each thread a 64 MiB malloc arena, which eats RLIMIT_AS (the grading kernel
 # cannot start under 1 GiB without this); one BLAS thread keeps the 2 cores for the class.
 QUIET_THREADS = {"MALLOC_ARENA_MAX": "2", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -195,6 +202,15 @@ class _Cgroup:
     """The cgroup(s) of one sandbox: pids and memory, v1 hierarchies or one v2 group."""
 
     def __init__(self, version: str, name: str, limits: GradingLimits):
+        """Make the cgroup(s) with the limits; SandboxError (and nothing left) on failure."""
+        self.folders: list[Path] = []
+        try:
+            self._make(version, name, limits)
+        except OSError as error:
+            self.remove()
+            raise SandboxError(f"cannot make the kernel's cgroup: {error}") from error
+
+    def _make(self, version: str, name: str, limits: GradingLimits) -> None:
         if version == "v2":
             (CGROUPS / "cgroup.subtree_control").write_text("+pids +memory")
             self.folders = [CGROUPS / name]
@@ -306,7 +322,9 @@ class Sandbox:
     def __init__(self, limits: GradingLimits):
         self.limits = limits
         self.machine = machine()
-        self.account = _account(limits.slot_user()) if self.machine.root else None
+        self.account = None
+        if limits.enabled and self.machine.root:
+            self.account = _account(limits.slot_user())
         self.directory = Path(tempfile.mkdtemp(prefix="digitlab-sandbox-"))
         for folder in SUBFOLDERS.values():
             (self.directory / folder).mkdir()
@@ -314,8 +332,12 @@ class Sandbox:
         for folder in SUBFOLDERS.values():
             self.own(self.directory / folder)
         self._cgroup = None
-        if self.machine.cgroup:
-            self._cgroup = _Cgroup(self.machine.cgroup, self.directory.name, limits)
+        if limits.enabled and self.machine.cgroup:
+            try:
+                self._cgroup = _Cgroup(self.machine.cgroup, self.directory.name, limits)
+            except SandboxError:
+                shutil.rmtree(self.directory)
+                raise
         self.oom_kills = self.refused_forks = 0  # known once closed; see also memory_killed
 
     def own(self, path: Path) -> None:
@@ -339,19 +361,38 @@ class Sandbox:
                 "gid": self.account.pw_gid if self.account else None}
 
     def command(self, argv: list[str]) -> list[str]:
-        """argv behind the launcher: run it with the sandbox's environment."""
+        """argv behind the launcher (argv itself when the limits are off): run it with the
+        sandbox's environment."""
+        if not self.limits.enabled:
+            return list(argv)
         return [sys.executable, "-I", str(LAUNCHER), json.dumps(self.settings()), "--", *argv]
 
     def scrub(self, environment: Mapping[str, str], keep: Iterable[str] = ()) -> dict[str, str]:
         """environment reduced to PASSED_VARIABLES and keep, plus the sandbox's own."""
         names = set(PASSED_VARIABLES) | set(keep)
         scrubbed = {name: value for name, value in environment.items() if name in names}
+        for name in COPIED_FILE_VARIABLES:
+            if name in environment:
+                scrubbed[name] = str(self._copy_in(Path(environment[name])))
         scrubbed.update(QUIET_THREADS, HOME=str(self.directory),
                         **{name: str(self.directory / folder)
                            for name, folder in SUBFOLDERS.items()})
         if self.account is not None:
             scrubbed.update(USER=self.account.pw_name, LOGNAME=self.account.pw_name)
         return scrubbed
+
+    def _copy_in(self, path: Path) -> Path:
+        """A copy of path in the sandbox's folder, readable by the slot user; path itself
+        when it cannot be read (the process then reports it, as without a sandbox)."""
+        copy = self.directory / "files" / path.name
+        try:
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, copy)
+        except OSError:
+            return path
+        self.own(copy.parent)
+        self.own(copy)
+        return copy
 
     @property
     def environment(self) -> dict[str, str]:
@@ -369,15 +410,14 @@ class Sandbox:
             self.oom_kills, self.refused_forks = (self._cgroup.oom_kills(),
                                                   self._cgroup.refused_forks())
             self._cgroup.kill_all()
-        if self.account is not None:
-            left = kill_processes_of(self.account.pw_uid)
-            if left:
-                raise SandboxError(f"processes of {self.account.pw_name} survived the "
-                                   f"clean-up: {left}")
+        left = kill_processes_of(self.account.pw_uid) if self.account is not None else []
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
         shutil.rmtree(self.directory, ignore_errors=True)
+        if left:  # they would count against the next kernel's process limit
+            raise SandboxError(f"processes of {self.account.pw_name} survived the clean-up: "
+                               f"{left}")
 
 
 @contextmanager
