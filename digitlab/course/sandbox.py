@@ -93,7 +93,7 @@ def machine() -> Machine:
     """Probed once per process (the network probe starts one short-lived Python)."""
     root = os.geteuid() == 0
     cgroup = None
-    if root and (CGROUPS / "cgroup.controllers").exists():
+    if root and (CGROUPS / "cgroup.controllers").exists() and os.access(CGROUPS, os.W_OK):
         cgroup = "v2"
     elif root and all(os.access(CGROUPS / name, os.W_OK) for name in ("pids", "memory")):
         cgroup = "v1"
@@ -130,6 +130,14 @@ def describe(limits: GradingLimits) -> str:
     return line + ("; NOT enforced here: " + ", ".join(missing) if missing else "")
 
 
+def _exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _account(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
@@ -150,11 +158,10 @@ def _untraversable(path: Path, uid: int | None) -> list[Path]:
     return blocked
 
 
-def check_ready(limits: GradingLimits, slots: int, *, folders: Iterable[Path] = ()
-                ) -> list[str]:
+def check_ready(limits: GradingLimits, slots: int) -> list[str]:
     """What stops sandboxing `slots` parallel graders on this machine, each problem a sentence
-    that says what to do; empty when nothing does. folders: paths the kernels must reach
-    (the course folder, the answer key)."""
+    that says what to do; empty when nothing does. (The course folder need not be reachable:
+    a kernel starts in its notebook's folder, and the answer key is copied in.)"""
     if not limits.enabled:
         return []
     here = machine()
@@ -181,21 +188,12 @@ def check_ready(limits: GradingLimits, slots: int, *, folders: Iterable[Path] = 
             f"`{USERADD} {name}`" for name in missing))
     uid = None if missing else pwd.getpwnam(names[0]).pw_uid
     for what, path in [("run the interpreter", Path(sys.executable)),
-                       ("read digitlab", Path(__file__))] + [
-                       ("reach", Path(folder)) for folder in folders]:
+                       ("read digitlab", Path(__file__))]:
         blocked = _untraversable(path, uid)
         if blocked:
             problems.append(f"The grading users cannot {what} {path}: run "
                             f"`chmod o+x {' '.join(map(str, blocked))}`.")
     return problems
-
-
-def _exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
 
 
 class _Cgroup:
