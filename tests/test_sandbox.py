@@ -6,11 +6,13 @@ The sandbox needs root (user switch, cgroups, network namespace): the tests skip
 and fail under CI=true, where .ci/run runs as root and creates the grading users.
 """
 
+import logging
 import os
 import pwd
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from traitlets.config import Config
 from digitlab.course.bounded_execute import ERROR_NAME, LimitedExecute
 from digitlab.course.limits import SLOT_VARIABLE, GradingLimits, MiB
 from digitlab.course.records import EVENTS_VARIABLE, read_events
-from digitlab.course.sandbox import check_ready, processes_of, sandbox
+from digitlab.course.sandbox import Sandbox, check_ready, processes_of, sandbox
 from digitlab.course.score_submission import KEY_VARIABLE
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
@@ -205,3 +207,29 @@ def test_check_ready_names_the_missing_users_and_how_to_add_them():
                         "--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
                         "digitlab-nobody-2`"]
 
+
+
+def test_two_graders_of_one_slot_take_turns():
+    """The clean-up kills every process of the slot user: a second sandbox of the same user
+    must wait for the first, and say why, instead of killing its kernel."""
+    waiting, made = threading.Event(), []
+
+    class Waiting(logging.Handler):
+        def emit(self, record):
+            if "waiting for it" in record.getMessage():
+                waiting.set()
+
+    handler = Waiting()
+    logging.getLogger("digitlab.course.sandbox").addHandler(handler)
+    try:
+        first = Sandbox(GradingLimits(**SMALL))
+        second = threading.Thread(target=lambda: made.append(Sandbox(GradingLimits(**SMALL))))
+        second.start()
+        assert waiting.wait(timeout=30)
+        assert made == [] and second.is_alive()
+        first.close()
+        second.join(timeout=30)
+        assert len(made) == 1
+        made[0].close()
+    finally:
+        logging.getLogger("digitlab.course.sandbox").removeHandler(handler)

@@ -24,12 +24,15 @@ check_ready tells what this machine still needs, describe what a sandbox enforce
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
+import logging
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -38,15 +41,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
-from digitlab.course.limits import GradingLimits, size_words
+from digitlab.course.limits import SLOT_VARIABLE, GradingLimits, size_words
 from digitlab.course.score_submission import KEY_VARIABLE
 
+log = logging.getLogger(__name__)
 LAUNCHER = Path(__file__).with_name("launch_kernel.py")
 CGROUPS = Path("/sys/fs/cgroup")
 # The grader's variables a sandboxed process may see; everything else (tokens, passwords,
@@ -240,7 +245,7 @@ class _Cgroup:
         return 0
 
     def oom_kills(self) -> int:
-        """Processes the kernel's OOM killer killed in this cgroup (memory.events in v2,
+        """Processes the OOM killer killed in this cgroup (memory.events in v2,
         memory.oom_control in v1)."""
         return self._counter("memory.events", "oom_kill") + self._counter(
             "memory.oom_control", "oom_kill")
@@ -310,33 +315,53 @@ def kill_processes_of(uid: int, wait: float = 5.0) -> list[int]:
         time.sleep(0.02)
 
 
+def _hold(user: str) -> IO[str]:
+    """An exclusive lock on user, held while the returned file is open; waits (and says so)
+    while another grader holds it. The locks live in a folder only this (root) user may
+    write, so a sandboxed process cannot take one first."""
+    folder = Path(tempfile.gettempdir()) / f"digitlab-grading-users-{os.geteuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxError(f"{folder} is not a private folder of the grader: remove it")
+    lock = open(folder / user, "w")  # noqa: SIM115 - open for the sandbox's whole life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.warning("Another grader is using %s; waiting for it. Parallel graders each need "
+                    "their own %s.", user, SLOT_VARIABLE)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
 class Sandbox:
     """One sandboxed process tree: its private folder, cgroup and launcher settings.
 
     Use sandbox() for a child process; LimitedKernelManager makes one per kernel.
-    Raises SandboxError when the slot user is missing (as root).
+    As root, a sandbox holds its slot user until closed: another sandbox of the same user
+    waits, since the clean-up kills every process of the user.
+    Raises SandboxError when the slot user is missing (as root) or no cgroup can be made.
     """
 
     def __init__(self, limits: GradingLimits):
         self.limits = limits
         self.machine = machine()
-        self.account = None
+        self.account = self._lock = self._cgroup = None
+        self.refused_forks = 0  # forks the cgroup refused, known once closed
+        self.closed = False
         if limits.enabled and self.machine.root:
             self.account = _account(limits.slot_user())
+            self._lock = _hold(self.account.pw_name)
         self.directory = Path(tempfile.mkdtemp(prefix="digitlab-sandbox-"))
-        for folder in SUBFOLDERS.values():
-            (self.directory / folder).mkdir()
-        self.own(self.directory)
-        for folder in SUBFOLDERS.values():
-            self.own(self.directory / folder)
-        self._cgroup = None
-        if limits.enabled and self.machine.cgroup:
-            try:
+        try:
+            for folder in ["", *SUBFOLDERS.values()]:
+                (self.directory / folder).mkdir(exist_ok=True)
+                self.own(self.directory / folder)
+            if limits.enabled and self.machine.cgroup:
                 self._cgroup = _Cgroup(self.machine.cgroup, self.directory.name, limits)
-            except SandboxError:
-                shutil.rmtree(self.directory)
-                raise
-        self.oom_kills = self.refused_forks = 0  # known once closed; see also memory_killed
+        except (OSError, SandboxError):
+            self.close()
+            raise
 
     def own(self, path: Path) -> None:
         """Give path to the slot user (a file the sandboxed process must read or write)."""
@@ -402,17 +427,21 @@ class Sandbox:
         return self._cgroup is not None and self._cgroup.oom_kills() > 0
 
     def close(self) -> None:
-        """Kill every process of the sandbox and of the slot user, remove cgroup and folder.
-        Safe to call twice (a kernel's resources are cleaned up by two callers)."""
+        """Kill every process of the sandbox and of the slot user, remove cgroup and folder,
+        let go of the user. Does nothing the second time (a kernel's resources are cleaned
+        up by two callers, and by then the user may belong to another sandbox)."""
+        if self.closed:
+            return
+        self.closed = True
         if self._cgroup is not None:
-            self.oom_kills, self.refused_forks = (self._cgroup.oom_kills(),
-                                                  self._cgroup.refused_forks())
+            self.refused_forks = self._cgroup.refused_forks()
             self._cgroup.kill_all()
         left = kill_processes_of(self.account.pw_uid) if self.account is not None else []
         if self._cgroup is not None:
             self._cgroup.remove()
-            self._cgroup = None
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
         if left:  # they would count against the next kernel's process limit
             raise SandboxError(f"processes of {self.account.pw_name} survived the clean-up: "
                                f"{left}")
@@ -486,7 +515,7 @@ class LimitedKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        if self.sandbox and self.sandbox.directory.exists():
+        if self.sandbox:
             self.sandbox.close()
 
     # AsyncKernelManager binds the public name to its own coroutine: rebind it to ours.
