@@ -70,7 +70,7 @@ class LimitedExecute(Execute):
         self._started: set[int] = set()
         self._manager = None
         try:
-            super().preprocess(nb, resources, km)
+            nb, resources = super().preprocess(nb, resources, km)
         except Exception as error:  # noqa: BLE001 - any failure must fail cells, not the student
             # e.g. the kernel could not start ("Kernel died before replying to kernel_info"),
             # or the sandbox could not be made (SandboxError says what to do).
