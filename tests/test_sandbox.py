@@ -233,3 +233,32 @@ def test_two_graders_of_one_slot_take_turns():
         made[0].close()
     finally:
         logging.getLogger("digitlab.course.sandbox").removeHandler(handler)
+
+
+KILLED_GRADER = f"""
+import subprocess, sys
+from digitlab.course.limits import GradingLimits
+from digitlab.course.sandbox import Sandbox
+box = Sandbox(GradingLimits(**{SMALL!r}))
+child = subprocess.Popen(box.command([sys.executable, "-c", "print(1, flush=True); input()"]),
+                         env=box.environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         start_new_session=True)
+child.stdout.readline()  # the child runs, as the slot user, in the cgroup
+print(box.directory, flush=True)
+input()
+"""
+
+
+def test_the_next_sandbox_cleans_up_after_a_killed_grader():
+    """`digitlab grade --timeout` kills a grader, not its kernel: the kernel, its cgroup and
+    its folder are left, and the next sandbox of that user removes them."""
+    grader = subprocess.Popen([sys.executable, "-c", KILLED_GRADER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    folder = Path(grader.stdout.readline().strip())
+    grader.kill()
+    grader.wait()
+    assert folder.is_dir() and processes_of(slot_uid()) != []
+    with sandbox(GradingLimits(**SMALL)):
+        assert not folder.exists()
+        assert not list(Path("/sys/fs/cgroup").glob(f"*/{folder.name}"))
+        assert processes_of(slot_uid()) == []

@@ -76,6 +76,7 @@ QUEUED_MESSAGES = 50
 # which counts refused forks, is the limit a fork bomb meets first.
 NPROC_MARGIN = 16
 USERADD = "useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin"
+PREFIX = "digitlab-sandbox-"  # of each sandbox's folder in the temporary folder, and cgroup
 SUBFOLDERS = {"IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib", "TMPDIR": "tmp",
               "XDG_CACHE_HOME": "cache"}
 
@@ -204,9 +205,14 @@ def check_ready(limits: GradingLimits, slots: int) -> list[str]:
 class _Cgroup:
     """The cgroup(s) of one sandbox: pids and memory, v1 hierarchies or one v2 group."""
 
-    def __init__(self, version: str, name: str, limits: GradingLimits):
-        """Make the cgroup(s) with the limits; SandboxError (and nothing left) on failure."""
+    def __init__(self, version: str, name: str, limits: GradingLimits | None):
+        """Make the cgroup(s) with the limits; SandboxError (and nothing left) on failure.
+        limits None: the cgroup(s) of that name left by a killed grader, to clean up."""
         self.folders: list[Path] = []
+        if limits is None:
+            self.folders = [folder for folder in (CGROUPS / name, CGROUPS / "pids" / name,
+                                                  CGROUPS / "memory" / name) if folder.is_dir()]
+            return
         try:
             self._make(version, name, limits)
         except OSError as error:
@@ -324,7 +330,7 @@ def _hold(user: str) -> IO[str]:
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise SandboxError(f"{folder} is not a private folder of the grader: remove it")
-    lock = open(folder / user, "w")  # noqa: SIM115 - open for the sandbox's whole life
+    lock = open(folder / user, "a+")  # noqa: SIM115 - open for the sandbox's whole life
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -352,7 +358,9 @@ class Sandbox:
         if limits.enabled and self.machine.root:
             self.account = _account(limits.slot_user())
             self._lock = _hold(self.account.pw_name)
-        self.directory = Path(tempfile.mkdtemp(prefix="digitlab-sandbox-"))
+            self._clear_leftovers()
+        self.directory = Path(tempfile.mkdtemp(prefix=PREFIX))
+        self._record(self.directory.name)
         try:
             for folder in ["", *SUBFOLDERS.values()]:
                 (self.directory / folder).mkdir(exist_ok=True)
@@ -362,6 +370,32 @@ class Sandbox:
         except (OSError, SandboxError):
             self.close()
             raise
+
+    def _record(self, name: str) -> None:
+        """Write in the user's lock file which sandbox holds the user ("" once closed)."""
+        if self._lock is not None:
+            self._lock.seek(0)
+            self._lock.truncate()
+            self._lock.write(name)
+            self._lock.flush()
+
+    def _clear_leftovers(self) -> None:
+        """Remove what a grader killed before its clean-up left behind (its cgroup, folder
+        and processes: `digitlab grade --timeout` kills the grader, not its kernel); any
+        process of the user is such a leftover, since we hold the user now."""
+        self._lock.seek(0)
+        name = self._lock.read()
+        if name.startswith(PREFIX) and "/" not in name:
+            log.warning("Cleaning up after a killed grader of %s: %s", self.account.pw_name,
+                        name)
+            if self.machine.cgroup:
+                stale = _Cgroup(self.machine.cgroup, name, None)
+                stale.kill_all()
+                stale.remove()
+            shutil.rmtree(Path(tempfile.gettempdir()) / name, ignore_errors=True)
+        left = kill_processes_of(self.account.pw_uid)
+        if left:
+            raise SandboxError(f"processes of {self.account.pw_name} cannot be killed: {left}")
 
     def own(self, path: Path) -> None:
         """Give path to the slot user (a file the sandboxed process must read or write)."""
@@ -441,6 +475,7 @@ class Sandbox:
             self._cgroup.remove()
         shutil.rmtree(self.directory, ignore_errors=True)
         if self._lock is not None:
+            self._record("")
             self._lock.close()  # releases the flock
         if left:  # they would count against the next kernel's process limit
             raise SandboxError(f"processes of {self.account.pw_name} survived the clean-up: "
