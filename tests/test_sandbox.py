@@ -6,6 +6,7 @@ The sandbox needs root (user switch, cgroups, network namespace): the tests skip
 and fail under CI=true, where .ci/run runs as root and creates the grading users.
 """
 
+import itertools
 import logging
 import os
 import pwd
@@ -209,30 +210,36 @@ def test_check_ready_names_the_missing_users_and_how_to_add_them():
 
 
 
-def test_two_graders_of_one_slot_take_turns():
-    """The clean-up kills every process of the slot user: a second sandbox of the same user
-    must wait for the first, and say why, instead of killing its kernel."""
+def test_graders_never_share_a_user():
+    """The clean-up kills every process of the slot user, so sandboxes of one slot take the
+    free users one each, and once every user is busy, the next waits and says so."""
+    existing = {user.pw_name for user in pwd.getpwall()}
+    users = list(itertools.takewhile(existing.__contains__, (
+        GradingLimits().slot_user(slot) for slot in itertools.count(1))))
+    busy = [Sandbox(GradingLimits(**SMALL)) for _ in users]
+    assert busy[0].account.pw_name == GradingLimits().slot_user(SLOT)
+    assert sorted(box.account.pw_name for box in busy) == users
     waiting, made = threading.Event(), []
 
     class Waiting(logging.Handler):
         def emit(self, record):
-            if "waiting for it" in record.getMessage():
+            if "waiting for" in record.getMessage():
                 waiting.set()
 
     handler = Waiting()
     logging.getLogger("digitlab.course.sandbox").addHandler(handler)
     try:
-        first = Sandbox(GradingLimits(**SMALL))
-        second = threading.Thread(target=lambda: made.append(Sandbox(GradingLimits(**SMALL))))
-        second.start()
+        late = threading.Thread(target=lambda: made.append(Sandbox(GradingLimits(**SMALL))))
+        late.start()
         assert waiting.wait(timeout=30)
-        assert made == [] and second.is_alive()
-        first.close()
-        second.join(timeout=30)
-        assert len(made) == 1
-        made[0].close()
+        assert made == [] and late.is_alive()
+        busy.pop(0).close()
+        late.join(timeout=30)
+        assert [box.account.pw_name for box in made] == [GradingLimits().slot_user(SLOT)]
     finally:
         logging.getLogger("digitlab.course.sandbox").removeHandler(handler)
+        for box in busy + made:
+            box.close()
 
 
 KILLED_GRADER = f"""

@@ -48,7 +48,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
-from digitlab.course.limits import SLOT_VARIABLE, GradingLimits, size_words
+from digitlab.course.limits import GradingLimits, size_words
 from digitlab.course.score_submission import KEY_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -321,31 +321,46 @@ def kill_processes_of(uid: int, wait: float = 5.0) -> list[int]:
         time.sleep(0.02)
 
 
-def _hold(user: str) -> IO[str]:
-    """An exclusive lock on user, held while the returned file is open; waits (and says so)
-    while another grader holds it. The locks live in a folder only this (root) user may
+def _lock_file(user: str) -> IO[str]:
+    """The lock file of a slot user. The locks live in a folder only this (root) user may
     write, so a sandboxed process cannot take one first."""
     folder = Path(tempfile.gettempdir()) / f"digitlab-grading-users-{os.geteuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise SandboxError(f"{folder} is not a private folder of the grader: remove it")
-    lock = open(folder / user, "a+")  # noqa: SIM115 - open for the sandbox's whole life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log.warning("Another grader is using %s; waiting for it. Parallel graders each need "
-                    "their own %s.", user, SLOT_VARIABLE)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
+    return open(folder / user, "a+")  # noqa: SIM115 - open for the sandbox's whole life
+
+
+def _claim_user(limits: GradingLimits) -> tuple[pwd.struct_passwd, IO[str]]:
+    """The slot user a new sandbox runs as, and the file whose lock holds the user until the
+    sandbox is closed (the clean-up kills every process of the user, so two sandboxes must
+    never share one): the user of $DIGITLAB_GRADER_SLOT when free, else the first free one of
+    the other slot users, else, saying so, the first after waiting for it."""
+    first = _account(limits.slot_user())
+    others, slot = [], 1
+    while _exists(limits.slot_user(slot)):
+        others.append(pwd.getpwnam(limits.slot_user(slot)))
+        slot += 1
+    for account in [first, *(other for other in others if other != first)]:
+        lock = _lock_file(account.pw_name)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return account, lock
+        except BlockingIOError:
+            lock.close()
+    log.warning("Every grading user is busy; waiting for %s. Create more users (see "
+                "check_ready) or run fewer graders at once.", first.pw_name)
+    lock = _lock_file(first.pw_name)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return first, lock
 
 
 class Sandbox:
     """One sandboxed process tree: its private folder, cgroup and launcher settings.
 
     Use sandbox() for a child process; LimitedKernelManager makes one per kernel.
-    As root, a sandbox holds its slot user until closed: another sandbox of the same user
-    waits, since the clean-up kills every process of the user.
+    As root, a sandbox holds its slot user until closed (see _claim_user).
     Raises SandboxError when the slot user is missing (as root) or no cgroup can be made.
     """
 
@@ -356,8 +371,7 @@ class Sandbox:
         self.refused_forks = 0  # forks the cgroup refused, known once closed
         self.closed = False
         if limits.enabled and self.machine.root:
-            self.account = _account(limits.slot_user())
-            self._lock = _hold(self.account.pw_name)
+            self.account, self._lock = _claim_user(limits)
             self._clear_leftovers()
         self.directory = Path(tempfile.mkdtemp(prefix=PREFIX))
         self._record(self.directory.name)
