@@ -71,7 +71,8 @@ class GradingLimits(Configurable):
         "Kernels run as the unprivileged user <user>-<slot>, where slot is "
         f"${SLOT_VARIABLE} (1-based, 1 when unset): `digitlab grade --jobs N` gives each "
         "parallel worker its own slot, because process limits and the final clean-up act on "
-        "every process of a user. Only when the grader runs as root.")).tag(config=True)
+        "every process of a user. A kernel whose slot user is busy takes a free one of "
+        "<user>-1, <user>-2, ... Only when the grader runs as root.")).tag(config=True)
 
     def slot_user(self, slot: int | None = None) -> str:
         """The user of a job slot: slot, or the one $DIGITLAB_GRADER_SLOT names."""
