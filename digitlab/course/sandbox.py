@@ -498,7 +498,12 @@ class Sandbox:
 
 @contextmanager
 def sandbox(limits: GradingLimits) -> Iterator[Sandbox]:
-    """A Sandbox for a child process; on exit every process in it is killed."""
+    """A Sandbox for a child process; on exit every process in it is killed. Wait for the
+    children you start (subprocess.run does) before the block ends: a child that is killed
+    but not reaped still shows in /proc, and the clean-up waits 5 s for it, then fails.
+    The child runs as the slot user: files it reads must be readable by that user (put them
+    in box.directory) and paths to them must be reachable (a course under a 0700 folder is
+    not: pass paths relative to cwd, or copies in box.directory, chowned with box.own)."""
     box = Sandbox(limits)
     try:
         yield box
