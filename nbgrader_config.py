@@ -81,13 +81,15 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # The limits of every grading kernel (digitlab/course/limits.py explains each one). A correct
-# solution needs a few seconds of CPU and about 300 MiB per notebook; the limits leave it
-# ample room and stop only a submission that loops, floods or forks without end.
-# Stops a loop that ignores the timeout's interrupt; the grading of one notebook needs < 10 s.
+# submission is graded in 10-15 s for all five notebooks, and its kernels start and pass with
+# 512 MiB of address space: the limits leave it ample room and stop only a submission that
+# loops, floods or forks without end.
+# Stops a loop that ignores the timeout's interrupt.
 c.GradingLimits.cpu_seconds = 120
 # Stops a kernel that sleeps while ignoring interrupts; at least one 60 s cell timeout fits.
 c.GradingLimits.notebook_wall_seconds = 180
-# Memory of the kernel and its children together; a grading machine has 8 GiB or more.
+# Memory of the kernel and its children together; `digitlab grade --jobs N` may use N times
+# this at worst.
 c.GradingLimits.memory_bytes = 3 * GiB
 # Per process: a single absurd allocation fails with MemoryError in its own cell.
 c.GradingLimits.address_space_bytes = 4 * GiB
