@@ -95,7 +95,7 @@ c.GradingLimits.memory_bytes = 3 * GiB
 c.GradingLimits.address_space_bytes = 4 * GiB
 # Processes and threads of one kernel: an idle kernel has about 11, a fork bomb stops here.
 c.GradingLimits.processes = 64
-# No notebook writes more than submission.csv (about 10 KiB).
+# No notebook writes more than submission.csv (about 6 KiB).
 c.GradingLimits.file_size_bytes = 256 * MiB
 c.GradingLimits.open_files = 256
 # Output kept per notebook, and the largest message the grader accepts from a kernel.
