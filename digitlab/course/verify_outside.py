@@ -8,9 +8,9 @@ process:
 
 - the calls come from the cell's source as the instructor wrote it (from the gradebook,
   read with ast: literal strings only), never from the student's notebook;
-- backward_check and summary_check run the student's code in a child process started
-  through `open_box` (by default a plain child process; a sandbox with the same interface,
-  see digitlab.course.box, can replace it);
+- backward_check and summary_check run the student's code in a child process inside a
+  sandbox under the course's GradingLimits (digitlab.course.sandbox: as a grading user,
+  without network, like the kernel), never in the grader's process;
 - score_submission scores the submission.csv the student submitted, in the course's
   submitted folder, never the autograded copy that the kernel could overwrite.
 
@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Callable as CallableTrait
 
 from digitlab.course import backward_check, score_submission, summary_check
-from digitlab.course.box import plain_box
 from digitlab.course.hidden_check import CHECKS, NOT_CHECKED_HERE
+from digitlab.course.limits import GradingLimits
 from digitlab.course.records import PatchedCheck, report_event
+from digitlab.course.sandbox import Sandbox, sandbox
 
 PREFIX = "Checked by the grader outside your notebook: "
 # check name -> outside(arguments, submitted folder, open_box) -> (passed, report)
@@ -85,12 +86,6 @@ def ran_clean(cell: nbformat.NotebookNode) -> bool:
 class VerifyOutsideKernel(NbGraderPreprocessor):
     """Run each test cell's hidden checks from the grader and fail the cell if they fail."""
 
-    open_box = CallableTrait(
-        default_value=plain_box,
-        help="A function returning a context manager that yields a box (directory, "
-             "command(argv), environment) for the child that runs the student's code.",
-    ).tag(config=True)
-
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         course = CourseDirectory(config=self.config)
@@ -128,13 +123,18 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         reports = []
         for name, arguments in calls:
             try:
-                passed, report = OUTSIDE[name](arguments, folder, self.open_box)
+                passed, report = OUTSIDE[name](arguments, folder, self._open_box)
             except SystemExit:  # argparse refused the arguments the instructor wrote
                 raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
             if not passed:
                 return False, report
             reports.append(report)
         return True, "\n".join(reports)
+
+    def _open_box(self) -> AbstractContextManager[Sandbox]:
+        """The box for the child that runs the student's code: a sandbox under the course's
+        GradingLimits (c.GradingLimits in nbgrader_config.py)."""
+        return sandbox(GradingLimits(parent=self))
 
     def _apply(self, cell, student: str, notebook: str, grade_id: str, passed: bool,
                report: str) -> None:
