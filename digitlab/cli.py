@@ -251,7 +251,7 @@ def _grade(args: argparse.Namespace) -> int:
         result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
                                    db_url=args.db_url, students=args.student,
                                    timeout=args.timeout, progress=grade.ProgressBar(sys.stderr))
-    except (FileNotFoundError, ValueError, gradebook.GradebookError) as error:
+    except (FileNotFoundError, ValueError, gradebook.GradebookError, grade.NotReady) as error:
         print(error)
         return 1
     print(f"Gradebook: {gradebook.shown(result.db_url)}"

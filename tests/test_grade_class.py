@@ -418,6 +418,22 @@ def test_it_cannot_start_without_submissions_or_a_gradebook(class_course, tmp_pa
     assert status == 1 and "nobody" in out
 
 
+def test_it_does_not_start_when_the_grading_kernels_could_not(class_course, tmp_path):
+    """Without its grading users every kernel would fail and every student score 0: the
+    driver refuses to start and says how to create them."""
+    if os.geteuid() != 0:
+        pytest.skip("grading users matter only to a root grader")
+    course = tmp_path / "course"
+    shutil.copytree(class_course, course, symlinks=True)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write('\nc.GradingLimits.user = "digitlab-nobody"\n')
+    status, out, _ = grade(course, "--jobs", "2")
+    assert status == 1
+    assert "The grading kernels cannot start on this machine" in out
+    assert "useradd --system" in out and "digitlab-nobody-2" in out
+    assert not (course / "autograded").exists()
+
+
 def test_the_reason_of_a_failure_is_the_last_error_nbgrader_logged():
     traceback = ("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
                  "    nbformat.reader.NotJSONError: Notebook does not appear to be JSON\n"

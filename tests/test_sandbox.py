@@ -45,8 +45,8 @@ def as_root(monkeypatch, tmp_path):
         pytest.skip(message)
     monkeypatch.setenv(SLOT_VARIABLE, str(SLOT))
     monkeypatch.setenv(EVENTS_VARIABLE, str(tmp_path / "events.jsonl"))
-    problems = check_ready(GradingLimits(), SLOT)
-    assert not problems, problems
+    stoppers, weaknesses = check_ready(GradingLimits(), SLOT)
+    assert not stoppers and not weaknesses, (stoppers, weaknesses)
 
 
 def slot_uid() -> int:
@@ -199,8 +199,9 @@ def test_a_child_runs_as_the_slot_user_inside_the_limits(tmp_path, monkeypatch):
 
 
 def test_check_ready_names_the_missing_users_and_how_to_add_them():
-    problems = check_ready(GradingLimits(user="digitlab-nobody"), 2)
-    assert problems == ["Grading users missing; create them as root with: "
+    stoppers, weaknesses = check_ready(GradingLimits(user="digitlab-nobody"), 2)
+    assert weaknesses == []
+    assert stoppers == ["Grading users missing; create them as root with: "
                         "`useradd --system --no-create-home --home-dir /nonexistent --shell "
                         "/usr/sbin/nologin digitlab-nobody-1`; `useradd --system "
                         "--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "

@@ -107,7 +107,10 @@ def patched_bias(notebooks):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The course after one autograde of the five students; (course, events, log, digest)."""
+    """The course after one autograde of the five students; (course, events, log, digest).
+
+    Kernel limits off: the grader's judgement must hold alone, even for a kernel that can
+    read the key and write anywhere (tests/test_adversarial_class.py grades with both)."""
     course = copy_course(tmp_path_factory.mktemp("course"))
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     solved = solved_release(course)
@@ -124,7 +127,7 @@ def graded(tmp_path_factory):
     events = course / "events.jsonl"
     with pytest.MonkeyPatch.context() as environment:  # nbgrader() passes os.environ on
         environment.setenv(EVENTS_VARIABLE, str(events))
-        log = nbgrader(course, "autograde", ASSIGNMENT).stderr
+        log = nbgrader(course, "autograde", ASSIGNMENT, "--GradingLimits.enabled=False").stderr
     return course, read_events(events)[1], log, before
 
 

@@ -50,6 +50,7 @@ from typing import TextIO
 from digitlab.course import gradebook
 from digitlab.course.integrity import Finding, read_notebook, scan_class
 from digitlab.course.leaderboard import find_submissions
+from digitlab.course.limits import GradingLimits
 from digitlab.course.records import (
     EVENTS_VARIABLE,
     GradingRecord,
@@ -57,6 +58,7 @@ from digitlab.course.records import (
     record_path,
     records_folder,
 )
+from digitlab.course.sandbox import check_ready
 
 # A complete submission autogrades in about 10 s and a stuck cell is interrupted after
 # Execute.timeout (60 s), so a student still running after 15 minutes is hung.
@@ -95,6 +97,11 @@ class ClassResult:
     results: tuple[StudentResult, ...]  # sorted by student
     seconds: float  # wall time of the grading, preparation excluded
     scan_error: str | None = None  # why the integrity scan could not run (no release/)
+    weaker_limits: tuple[str, ...] = ()  # grading limits this machine could not enforce
+
+
+class NotReady(Exception):
+    """This machine cannot run the course's grading kernels; the message says what to do."""
 
 
 def find_students(course: str | Path, assignment: str,
@@ -337,14 +344,22 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     """Autograde every student in submitted/ (or those named), `jobs` at a time, then scan
     the class's submissions for tampered test cells.
 
-    Raises FileNotFoundError or ValueError when there is no one to grade and
-    gradebook.GradebookError when the gradebook cannot be used: then nothing was graded.
+    Raises FileNotFoundError or ValueError when there is no one to grade,
+    gradebook.GradebookError when the gradebook cannot be used and NotReady when the grading
+    kernels could not start here (say, a grading user is missing): then nothing was graded.
     submitted/ is only read, by this driver.
     """
     course = Path(course).resolve()
     names = find_students(course, assignment, students)
+    settings = gradebook.course_settings(course)
+    # Checked first: without the grading users every kernel would fail, and every student
+    # would score 0 for the machine's fault.
+    stoppers, weaker_limits = check_ready(GradingLimits(**settings.grading_limits), jobs)
+    if stoppers:
+        raise NotReady("The grading kernels cannot start on this machine:\n- "
+                       + "\n- ".join(stoppers))
     url = gradebook.resolve_db_url(course, db_url)
-    course_id = gradebook.course_settings(course).course_id
+    course_id = settings.course_id
     prepared = tuple(gradebook.prepare(course, assignment, url, names))
     worker = gradebook.worker_settings(course, url)
     _private_folders(course, assignment)
@@ -376,7 +391,7 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
                for result in results]
     return ClassResult(assignment, url, jobs, prepared,
                        tuple(sorted(results, key=lambda result: result.record.student)),
-                       seconds, scan_error)
+                       seconds, scan_error, tuple(weaker_limits))
 
 
 def _score(db_url: str, course_id: str, assignment: str,
@@ -502,4 +517,5 @@ def summary(result: ClassResult) -> list[str]:
               "(nbgrader formgrader)."]
     if result.scan_error:
         lines.append(f"No integrity scan: {result.scan_error}")
+    lines += [f"Grading limits weakened here: {weakness}" for weakness in result.weaker_limits]
     return lines

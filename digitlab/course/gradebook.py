@@ -36,6 +36,7 @@ class CourseSettings:
     course_id: str
     db_url: str | None  # None: the config leaves nbgrader's default
     source_directory: str  # the assignments' source notebooks, relative to the course
+    grading_limits: dict  # the config's c.GradingLimits settings (digitlab.course.limits)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def course_settings(course: str | Path, environment: dict[str, str] | None = Non
     # nbgrader's own defaults when the config leaves them out.
     return CourseSettings(directory.get("course_id", "default_course"),
                           directory.get("db_url") or None,
-                          directory.get("source_directory", "source"))
+                          directory.get("source_directory", "source"),
+                          dict(config.get("GradingLimits", {})))
 
 
 def resolve_db_url(course: str | Path, db_url: str | None = None) -> str:

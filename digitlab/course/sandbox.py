@@ -158,42 +158,47 @@ def _untraversable(path: Path, uid: int | None) -> list[Path]:
     return blocked
 
 
-def check_ready(limits: GradingLimits, slots: int) -> list[str]:
-    """What stops sandboxing `slots` parallel graders on this machine, each problem a sentence
-    that says what to do; empty when nothing does. (The course folder need not be reachable:
-    a kernel starts in its notebook's folder, and the answer key is copied in.)"""
+def check_ready(limits: GradingLimits, slots: int) -> tuple[list[str], list[str]]:
+    """(what stops grading, what weakens the limits) for `slots` parallel graders on this
+    machine, each a sentence that says what to do; both empty when all is well.
+
+    Stoppers would fail every student's kernel (a grading user missing, or unable to run the
+    interpreter), so the driver refuses to start; weaknesses only leave a protection out.
+    (The course folder need not be reachable: a kernel starts in its notebook's folder; the
+    answer key never reaches it.)
+    """
     if not limits.enabled:
-        return []
+        return [], []
     here = machine()
-    problems = []
+    stoppers, weaknesses = [], []
     if not here.root:
-        problems.append("The grader is not root, so kernels run as your own user: CPU, "
-                        "address-space and file-size limits apply, but the process limit, "
-                        "the memory cgroup, the user switch and network isolation do not. "
-                        "Grade as root for all of them.")
+        weaknesses.append("The grader is not root, so kernels run as your own user: CPU, "
+                          "address-space and file-size limits apply, but the process limit, "
+                          "the memory cgroup, the user switch and network isolation do not. "
+                          "Grade as root for all of them.")
     elif not here.cgroup:
-        problems.append(f"No writable cgroup tree under {CGROUPS}, so memory_bytes is not "
-                        f"enforced (only address_space_bytes per process): mount cgroup v1 "
-                        "pids and memory, or cgroup v2, writable by root.")
+        weaknesses.append(f"No writable cgroup tree under {CGROUPS}, so memory_bytes is not "
+                          f"enforced (only address_space_bytes per process): mount cgroup v1 "
+                          "pids and memory, or cgroup v2, writable by root.")
     if limits.isolate_network and not here.network:
-        problems.append("This machine refuses unshare(CLONE_NEWNET), so kernels keep the "
-                        "network: run the grader as root outside an unprivileged container, "
-                        "or set c.GradingLimits.isolate_network = False to accept it.")
+        weaknesses.append("This machine refuses unshare(CLONE_NEWNET), so kernels keep the "
+                          "network: run the grader as root outside an unprivileged container, "
+                          "or set c.GradingLimits.isolate_network = False to accept it.")
     if not here.root:
-        return problems
+        return stoppers, weaknesses
     names = [limits.slot_user(slot) for slot in range(1, slots + 1)]
     missing = [name for name in names if not _exists(name)]
     if missing:
-        problems.append("Grading users missing; create them as root with: " + "; ".join(
+        stoppers.append("Grading users missing; create them as root with: " + "; ".join(
             f"`{USERADD} {name}`" for name in missing))
     uid = None if missing else pwd.getpwnam(names[0]).pw_uid
     for what, path in [("run the interpreter", Path(sys.executable)),
                        ("read digitlab", Path(__file__))]:
         blocked = _untraversable(path, uid)
         if blocked:
-            problems.append(f"The grading users cannot {what} {path}: run "
+            stoppers.append(f"The grading users cannot {what} {path}: run "
                             f"`chmod o+x {' '.join(map(str, blocked))}`.")
-    return problems
+    return stoppers, weaknesses
 
 
 class _Cgroup:
