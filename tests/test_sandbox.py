@@ -23,8 +23,9 @@ from traitlets.config import Config
 
 from digitlab.course.bounded_execute import ERROR_NAME, LimitedExecute
 from digitlab.course.limits import SLOT_VARIABLE, GradingLimits, MiB
+from digitlab.course.process_tree import processes_of
 from digitlab.course.records import EVENTS_VARIABLE, read_events
-from digitlab.course.sandbox import Sandbox, check_ready, processes_of, sandbox
+from digitlab.course.sandbox import Sandbox, check_ready, sandbox
 from digitlab.course.score_submission import KEY_VARIABLE
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
