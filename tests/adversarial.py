@@ -245,7 +245,7 @@ def leave_out(*names: str) -> Change:
 class Attack:
     """One fabricated student: what it does, and what grading it must give.
 
-    problems: phrases (case-insensitive) its row of the summary must hold;
+    problems: phrases (case-insensitive) the summary must name among its problems;
     limits: the limit kinds its grading record must list; patched: the grade ids its record
     must list as patched checks.
     """
@@ -280,28 +280,28 @@ def attacks(course: Path, students: list[str]) -> list[Attack]:
         Attack("buggy", "the seed's bias bug (bias gradient averaged)",
                expected_points(failing=BIAS_BUG_FAILS), change=averaged_bias),
         Attack("spinner", "ignores SIGINT, loops on the CPU (notebook 04)", NB04_TESTS_LOST,
-               ("cpu",), frozenset({"cpu"}), change=add_cell(RANDOMNESS, SPINNER)),
+               ("CPU time limit",), frozenset({"cpu"}), change=add_cell(RANDOMNESS, SPINNER)),
         Attack("sleeper", "ignores SIGINT, sleeps for an hour (notebook 04)", NB04_TESTS_LOST,
-               ("wall",), frozenset({"wall"}), change=add_cell(RANDOMNESS, SLEEPER)),
+               ("wall-clock limit",), frozenset({"wall"}), change=add_cell(RANDOMNESS, SLEEPER)),
         Attack("memory_bomb", "allocates up to 6 GiB, 16 MiB at a time (notebook 04)",
-               NB04_TESTS_LOST, ("memory",), frozenset({"memory"}),
+               NB04_TESTS_LOST, ("memory limit",), frozenset({"memory"}),
                change=add_cell(RANDOMNESS, MEMORY_BOMB)),
         Attack("fork_bomb", "forks up to 500 sleeping children (notebook 04)",
-               expected_points(), ("process",), frozenset({"processes"}),
+               expected_points(), ("process limit",), frozenset({"processes"}),
                change=add_cell(RANDOMNESS, FORK_BOMB)),
-        Attack("flood", "prints up to 4 GiB (notebook 04)", expected_points(), ("output",),
+        Attack("flood", "prints up to 4 GiB (notebook 04)", expected_points(), ("output limit",),
                frozenset({"output"}), change=add_cell(RANDOMNESS, FLOOD)),
         Attack("tamper", "the bias bug, and tests deleted, edited, duplicated, skip-tagged, "
                "turned into markdown and worth 20 points",
                expected_points(failing=BIAS_BUG_FAILS),
-               tuple(sorted({kind for _, _, kind in TAMPERED})),
+               tuple(sorted({kind.replace("_", " ") for _, _, kind in TAMPERED})),
                change=together(averaged_bias, tamper_with_tests)),
         Attack("skip_tag", "the bias bug, every test tagged skip-execution and raises-exception",
-               expected_points(failing=BIAS_BUG_FAILS), ("skip_tag",),
+               expected_points(failing=BIAS_BUG_FAILS), ("skip tag",),
                change=together(averaged_bias, tag_tests_skip)),
         Attack("patcher", "the bias bug and all-zero labels, with numpy, digitlab's checks and "
                "subprocess.run replaced in the kernel (notebooks 01 and 05)",
-               expected_points(failing=BIAS_BUG_FAILS + ZERO_LABELS_FAIL), ("patched",),
+               expected_points(failing=BIAS_BUG_FAILS + ZERO_LABELS_FAIL), ("patched check",),
                patched=frozenset(BIAS_BUG_FAILS + ZERO_LABELS_FAIL),
                change=together(averaged_bias, add_cell(LINEAR, PATCHER),
                                add_cell(COMPETITION, PATCHER)),
@@ -313,7 +313,7 @@ def attacks(course: Path, students: list[str]) -> list[Attack]:
                "submitted, autograded and grading files (notebook 01)", expected_points(),
                change=add_cell(LINEAR, VANDAL.format(mark=VANDAL_MARK, targets=targets))),
         Attack("missing", "no notebook 05", expected_points(lost=(COMPETITION,)),
-               (f"no {COMPETITION}",), change=leave_out(COMPETITION)),
+               (f"{COMPETITION} was not submitted",), change=leave_out(COMPETITION)),
         Attack("corrupt", "notebook 01 cut off mid-JSON, notebook 04 not JSON at all",
                expected_points(lost=(LINEAR, RANDOMNESS)),
                (LINEAR, RANDOMNESS, "not a valid notebook"),
