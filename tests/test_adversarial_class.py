@@ -141,20 +141,25 @@ def outputs(run: Run, student: str, notebook: str) -> str:
     return "\n".join(map(str, texts))
 
 
-def grader_processes() -> list[str]:
-    """`pid user command` of every process of a digitlab-grader-* user."""
+def left_behind(course: Path) -> list[str]:
+    """`pid user name cwd` of every process that runs in the course folder (a kernel's
+    children run in autograded/<student>/<assignment>) or belongs to a digitlab-grader-*
+    user. Another engineer's grading on the same machine has its kernels elsewhere, so
+    those of a grader user are only counted when their folder is this course's or gone."""
     users = {user.pw_uid: user.pw_name for user in pwd.getpwall()
              if user.pw_name.startswith("digitlab-grader")}
     found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    for process in Path("/proc").glob("[0-9]*"):
         try:
-            text = status.read_text()
+            status = (process / "status").read_text()
+            cwd = os.readlink(process / "cwd")
         except OSError:  # it ended meanwhile
             continue
-        uid = int(re.search(r"^Uid:\s+(\d+)", text, re.MULTILINE)[1])
-        if uid in users:
-            name = re.search(r"^Name:\s+(.*)$", text, re.MULTILINE)[1]
-            found.append(f"{status.parent.name} {users[uid]} {name}")
+        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE)[1])
+        in_course = cwd == str(course) or cwd.startswith(f"{course}/")
+        if in_course or (uid in users and (not Path(cwd).exists() or "(deleted)" in cwd)):
+            name = re.search(r"^Name:\s+(.*)$", status, re.MULTILINE)[1]
+            found.append(f"{process.name} {users.get(uid, uid)} {name} {cwd}")
     return found
 
 
@@ -200,7 +205,7 @@ def test_submitted_is_unchanged(run):
 
 
 def test_no_grading_process_is_left(run):
-    assert grader_processes() == []
+    assert left_behind(run.course) == []
 
 
 def test_the_vandal_changed_nothing_but_its_own_files(run):
