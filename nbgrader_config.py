@@ -59,6 +59,17 @@ if "generate_assignment" in sys.argv:
                                 SOLUTION_OUTPUT]
 c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
 
+# Autograde's sanitizing steps: nbgrader 0.9.6's own list, with DeduplicateIds replaced. Its
+# version stops the whole autograde of a student who copied a test cell
+# (digitlab/course/deduplicate.py); this one drops the copies' grading metadata instead.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "digitlab.course.deduplicate.DeduplicateGradeIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Autograde's steps: nbgrader 0.9.6's own list (nbgrader/converters/autograde.py), with two
 # changes. LimitedExecute replaces Execute: it runs every kernel inside the GradingLimits
 # below. VerifyOutsideKernel is added right after it: the grader judges the hidden checks

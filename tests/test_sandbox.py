@@ -139,6 +139,18 @@ def test_a_fork_bomb_is_bounded_and_nothing_of_it_survives(tmp_path):
     assert processes_of(slot_uid()) == []
 
 
+def test_gigabytes_of_output_end_in_the_kernel_and_are_named(tmp_path):
+    """Printed in a tight loop, the output outgrows the kernel's memory before any of it
+    is sent: the kernel's output thread fails with MemoryError, the notebook goes on, and
+    the grader names the flood."""
+    flood = ("import sys\nmegabyte = 'z' * 2**20\nfor _ in range(4 * 1024):\n"
+             "    sys.stdout.write(megabyte)")
+    outputs, hits = grade(tmp_path, flood, "print('after the flood')")
+    assert "MemoryError" in text(outputs[0]) and "z" * 1000 not in text(outputs[0])
+    assert text(outputs[1]) == "after the flood\n"
+    assert set(hits) == {"output"}
+
+
 def test_an_output_flood_is_cut_and_later_output_still_arrives(tmp_path):
     outputs, hits = grade(tmp_path, "print('y' * 3 * 2**20)", "print('after the flood')",
                           "for line in range(1000):\n    print('x' * 1000)", "print('last')")

@@ -39,6 +39,15 @@ def _note(text: str):
     return new_output("stream", name="stderr", text=f"\n[grader: {text}]\n")
 
 
+def _output_overflowed_memory(cell) -> bool:
+    """Whether the kernel's output thread reported a MemoryError in this cell: the student's
+    code printed faster than the kernel could send, until its memory limit. Nothing reached
+    the grader then, so only the kernel's complaint on stderr tells."""
+    errors = "".join(output.get("text", "") for output in cell.outputs
+                     if output.output_type == "stream" and output.name == "stderr")
+    return "MemoryError" in errors and "iostream" in errors
+
+
 class LimitedExecute(Execute):
     """Execute inside GradingLimits; see the module docstring."""
 
@@ -142,6 +151,9 @@ class LimitedExecute(Execute):
         timed_out = any(output.get("ename") == "CellTimeoutError" for output in cell.outputs)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
+        if self.limits.enabled and _output_overflowed_memory(cell):
+            self._hit("output", "the notebook printed more than the kernel could hold in "
+                                "memory; that output was dropped")
         await self._check_wall_time()
         return cell
 
