@@ -252,3 +252,14 @@ def test_the_fork_bomb_is_refused_below_the_process_limit(run):
     said = outputs(run, "fork_bomb", RANDOMNESS)
     children = re.search(r"fork refused after (\d+) children", said)
     assert children and int(children[1]) < GRADING_LIMITS["processes"], said
+
+
+def test_the_fork_bombs_failed_cells_are_not_shown_as_passed(run):
+    """The grader's own run of notebook 04's checks passes, but the notebook's run could not
+    start a process: the feedback says that the cell still fails."""
+    notebook = nbformat.read(run.course / "autograded" / "fork_bomb" / ASSIGNMENT / RANDOMNESS,
+                             as_version=4)
+    notes = [output.text for cell in notebook.cells for output in cell.get("outputs", [])
+             if output.get("text", "").startswith("Checked by the grader outside your notebook")]
+    assert len(notes) == 2
+    assert all("the cell still fails: its run in your notebook failed" in note for note in notes)

@@ -140,6 +140,10 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
                report: str) -> None:
         """Add the grader's verdict to the cell's outputs; report a patched check."""
         if passed:
+            # The grader's pass does not undo the notebook's own failure (say, its process
+            # budget spent by the student's code): say so, or the feedback reads as a pass.
+            if any(output.output_type == "error" for output in cell.outputs):
+                report += " (the cell still fails: its run in your notebook failed, above)"
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
                                                        text=f"{PREFIX}{report}\n"))
             return
