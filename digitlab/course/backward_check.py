@@ -20,13 +20,20 @@ The grader runs the same check from its own process (digitlab.course.verify_outs
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import digitlab
-from digitlab.course.box import OpenBox, plain_box, run_child
+from digitlab.course.box import (
+    OpenBox,
+    judged_outside,
+    plain_box,
+    run_child,
+    run_from_command_line,
+)
 from digitlab.course.run_backward import RECORDED
 from digitlab.gradcheck import check_layer
 from digitlab.student import NOTEBOOK_01
@@ -158,17 +165,9 @@ def verdict(args: argparse.Namespace, notebook: str | Path,
     return True, "PASSED"
 
 
-def outside(arguments: list[str], folder: Path, open_box: OpenBox) -> tuple[bool, str]:
-    """The grader's run of check("backward_check", *arguments) on the notebook in folder."""
-    args = parser().parse_args(arguments)
-    return verdict(args, folder / Path(args.notebook).name, open_box)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    passed, report = verdict(args, args.notebook)
-    print(report)
-    return 0 if passed else 1
+# The grader's run (digitlab.course.verify_outside) and the in-kernel command line.
+outside = functools.partial(judged_outside, parser, verdict)
+main = functools.partial(run_from_command_line, parser, verdict)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ as another user and under limits) is passed as `open_box` instead.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ class Box(Protocol):
 
 
 OpenBox = Callable[[], AbstractContextManager[Box]]
+# verdict(arguments, notebook, open_box) -> (passed, report): a check's judgement.
+Verdict = Callable[..., tuple[bool, str]]
 
 
 @dataclass
@@ -104,3 +107,21 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
         except Exception as error:
             return None, (f"the results of {subject} could not be read as arrays of "
                           f"numbers ({type(error).__name__}).")
+
+
+def judged_outside(parser: Callable[[], argparse.ArgumentParser], verdict: Verdict,
+                   arguments: list[str], folder: Path, open_box: OpenBox) -> tuple[bool, str]:
+    """The grader's run of a check: (passed, report) of verdict on `arguments` as the test
+    cell wrote them, with the student's notebook taken from folder (the submitted one)."""
+    args = parser().parse_args(arguments)
+    return verdict(args, folder / Path(args.notebook).name, open_box)
+
+
+def run_from_command_line(parser: Callable[[], argparse.ArgumentParser], verdict: Verdict,
+                          argv: list[str] | None = None) -> int:
+    """A check's command line, as the notebook's check() runs it: print the report; exit
+    status 0 when it passed, 1 when not."""
+    args = parser().parse_args(argv)
+    passed, report = verdict(args, args.notebook)
+    print(report)
+    return 0 if passed else 1

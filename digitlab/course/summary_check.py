@@ -21,12 +21,19 @@ from this process's own digitlab.stats.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from digitlab.course.box import OpenBox, plain_box, run_child
+from digitlab.course.box import (
+    OpenBox,
+    judged_outside,
+    plain_box,
+    run_child,
+    run_from_command_line,
+)
 from digitlab.course.run_summary import NOTEBOOK_04
 from digitlab.stats import t_critical_95
 
@@ -132,17 +139,9 @@ def verdict(args: argparse.Namespace, notebook: str | Path,
     return True, "PASSED"
 
 
-def outside(arguments: list[str], folder: Path, open_box: OpenBox) -> tuple[bool, str]:
-    """The grader's run of check("summary_check", *arguments) on the notebook in folder."""
-    args = parser().parse_args(arguments)
-    return verdict(args, folder / Path(args.notebook).name, open_box)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    passed, report = verdict(args, args.notebook)
-    print(report)
-    return 0 if passed else 1
+# The grader's run (digitlab.course.verify_outside) and the in-kernel command line.
+outside = functools.partial(judged_outside, parser, verdict)
+main = functools.partial(run_from_command_line, parser, verdict)
 
 
 if __name__ == "__main__":
