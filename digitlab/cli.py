@@ -3,21 +3,28 @@
     digitlab leaderboard digit-lab [--course DIR] [--key PATH] [--board final|public]
                                    [--anonymise] [--out DIR] [--public-fraction F] [--seed N]
     digitlab kaggle-split train.csv --test-size N --out DIR [--seed N]
+    digitlab grade digit-lab [--course DIR] [--jobs N] [--db-url URL] [--student S ...]
+                             [--timeout SECONDS]
+    digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
+    digitlab integrity digit-lab [--course DIR]
 
 Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
 student's broken submission is a result, not a failure), 1 when it could not (no key, a
-malformed key, no students in submitted/), 2 for a wrong command line.
+malformed key, no students in submitted/, no release or gradebook), 2 for a wrong command
+line.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course import kaggle_split, leaderboard
+from digitlab.course import grade, gradebook, integrity, kaggle_split, leaderboard, report
 from digitlab.course.score_submission import KEY_VARIABLE
 
 
@@ -66,6 +73,53 @@ def _parser() -> argparse.ArgumentParser:
     split.add_argument("--seed", type=int, default=0,
                        help="chooses the held-out images (default: %(default)s)")
     split.set_defaults(run=_kaggle_split)
+
+    course_help = ("the course folder, holding release/, submitted/ and autograded/ (default: "
+                   "the current folder)")
+    classreport = commands.add_parser(
+        "report", help="write the class report after autograde (CSV files and an HTML page)",
+        description="Read the gradebook, the autograded notebooks, the integrity scan and the "
+                    "grading records; write ASSIGNMENT-scores/-cells/-diagnoses/-integrity.csv "
+                    "and ASSIGNMENT.html.")
+    classreport.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    classreport.add_argument("--course", default=".", help=course_help)
+    classreport.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
+                             f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
+                             "COURSE/gradebook.db)")
+    classreport.add_argument("--out", help="the output folder (default: COURSE/report)")
+    classreport.set_defaults(run=_report)
+
+    scan = commands.add_parser(
+        "integrity", help="list tampered test cells and missing or corrupt notebooks",
+        description="Compare every submitted notebook with the release and print what "
+                    "students changed in the cells that grade them. Only reads.")
+    scan.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    scan.add_argument("--course", default=".", help=course_help)
+    scan.set_defaults(run=_integrity)
+
+    grade_parser = commands.add_parser(
+        "grade", help="autograde every collected submission, several students at once",
+        description="Run `nbgrader autograde ASSIGNMENT --student S --force` for every student "
+                    "in submitted/, JOBS at a time, against the course's gradebook, on a copy "
+                    "of each submission without invalid notebooks, symbolic links and special "
+                    "files (submitted/ is only read); keep each student's outcome in "
+                    "grading/ASSIGNMENT/ and print a summary that names every problem: "
+                    "failures, files left out, missing notebooks, limit hits, patched checks "
+                    "and tampered test cells.")
+    grade_parser.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    grade_parser.add_argument("--course", default=".", help="the course folder, holding "
+                              "nbgrader_config.py and submitted/ (default: the current folder)")
+    grade_parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                              help="students graded at once (default: the cores, %(default)s)")
+    grade_parser.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
+                              f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
+                              "COURSE/gradebook.db)")
+    grade_parser.add_argument("--student", nargs="+", metavar="S",
+                              help="grade only these students (default: all)")
+    grade_parser.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT,
+                              help="seconds one student's autograde may take before it is "
+                                   "killed and the student is not graded (default: %(default)g)")
+    grade_parser.set_defaults(run=_grade)
     return parser
 
 
@@ -142,6 +196,68 @@ def _kaggle_split(args: argparse.Namespace) -> int:
     print(f"Wrote {', '.join(str(path) for path in paths.values())}.\nGive students "
           "train.csv and test.csv; keep answer-key.csv with the course's keys (for example "
           "as keys/digit-lab.csv) and never release it.")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from digitlab.course.report_page import write_html  # matplotlib: only here
+
+    course = Path(args.course)
+    try:
+        result = report.build_report(course, args.assignment, args.db_url)
+    except (FileNotFoundError, ValueError, gradebook.GradebookError) as error:
+        print(error)
+        return 1
+    out = Path(args.out) if args.out else course / "report"
+    written = [*report.write_csvs(result, out), write_html(result, out)]
+    stats = report.summary_statistics(result)
+    print(f"{stats['students']} students: mean total {stats['mean']:.1f}, "
+          f"median {stats['median']:.1f} of {stats['max_total']:g} points.")
+    failed = [cell for cell in result.cells if cell.failed + cell.errored][:3]
+    print("Most failed: " + (", ".join(f"{cell.grade_id} ({cell.fail_rate:.0%})"
+                                       for cell in failed) or "none") + ".")
+    top = result.diagnoses[0] if result.diagnoses else None
+    print("Top diagnosis: " + (f"{top.text} ({top.students} student"
+                               f"{'s' * (top.students != 1)})" if top else "none") + ".")
+    _print_kinds(result.integrity)
+    print("Wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _integrity(args: argparse.Namespace) -> int:
+    try:
+        findings = integrity.scan_class(args.course, args.assignment)
+    except FileNotFoundError as error:
+        print(error)
+        return 1
+    for finding in findings:
+        print(f"{finding.student}  {finding.notebook}  {finding.kind}  "
+              f"{finding.grade_id or '-'}: {finding.explanation}")
+    _print_kinds(findings)
+    return 0
+
+
+def _print_kinds(findings: list[integrity.Finding]) -> None:
+    counts = Counter(finding.kind for finding in findings)
+    print(f"{len(findings)} integrity findings" + (": " + ", ".join(
+        f"{count} {kind}" for kind, count in sorted(counts.items())) if counts else "") + ".")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    # `kill` of this command must end its autogrades too: they run in sessions of their own.
+    # SystemExit unwinds through grade_class, which stops them, as Ctrl+C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
+                                   db_url=args.db_url, students=args.student,
+                                   timeout=args.timeout, progress=grade.ProgressBar(sys.stderr))
+    except (FileNotFoundError, ValueError, gradebook.GradebookError, grade.NotReady) as error:
+        print(error)
+        return 1
+    print(f"Gradebook: {gradebook.shown(result.db_url)}"
+          + "".join(f"; {step}" for step in result.prepared))
+    print("\n".join(grade.summary(result)))
+    print(f"Records and nbgrader's logs: {Path(args.course) / 'grading' / args.assignment}")
     return 0
 
 

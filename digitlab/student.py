@@ -57,10 +57,14 @@ def answer_source(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CEL
     )
 
 
-def run_answer(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CELL_ID) -> dict:
-    """Run the answer cell in a namespace of its own; returns that namespace."""
+def run_answer(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CELL_ID,
+               names: dict | None = None) -> dict:
+    """Run the answer cell in a namespace of its own; returns that namespace.
+
+    names: what earlier cells of the notebook define and the answer may use (np, say).
+    """
     source = answer_source(notebook, grade_id)
-    namespace = {"__name__": "notebook_01"}
+    namespace = {"__name__": "notebook_01", **(names or {})}
     try:
         exec(compile(source, f"{notebook} (answer cell)", "exec"), namespace)
     except Exception as error:

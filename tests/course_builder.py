@@ -4,6 +4,7 @@ and the autograding benchmark. Everything runs the real `nbgrader` command.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import shutil
@@ -19,6 +20,7 @@ ASSIGNMENT = "digit-lab"
 SOURCE = REPO / "notebooks" / ASSIGNMENT
 NOTEBOOKS = sorted(path.name for path in SOURCE.glob("*.ipynb"))
 KEY = REPO / "keys" / "digit-lab.csv"
+AVERAGED_BIAS = "self.grad_bias = grad.mean(axis=0, keepdims=True)"
 
 
 def copy_course(destination: Path) -> Path:
@@ -31,14 +33,17 @@ def copy_course(destination: Path) -> Path:
     return destination
 
 
-def nbgrader(course: Path, *arguments: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `nbgrader ARGUMENTS` in the course folder; fails the caller's test on error."""
+def nbgrader(course: Path, *arguments: str, timeout: float = 600,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run `nbgrader ARGUMENTS` in the course folder; fails the caller's test on error
+    unless check is False (autograde exits with 1 when it fails for any student)."""
     # nbgrader runs helper programs such as alembic by name: they sit next to this Python.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     result = subprocess.run([sys.executable, "-m", "nbgrader", *arguments], cwd=course,
                             capture_output=True, text=True, timeout=timeout,
                             env={**os.environ, "PATH": path})
-    assert result.returncode == 0, f"nbgrader {' '.join(arguments)} failed:\n{result.stderr}"
+    assert result.returncode == 0 or not check, (f"nbgrader {' '.join(arguments)} failed:\n"
+                                                 f"{result.stderr}")
     return result
 
 
@@ -101,3 +106,79 @@ def tree_digest(folder: Path) -> str:
         if path.is_file() and not path.is_symlink():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def replace_answer(notebooks: dict[str, nbformat.NotebookNode], notebook: str, cell_id: str,
+                   transform: Callable[[str], str]) -> None:
+    """Rewrite the source of the cell `cell_id` of one notebook with transform(source)."""
+    for cell in notebooks[notebook].cells:
+        if grade_id(cell) == cell_id:
+            cell.source = transform(cell.source)
+
+
+def averaged_bias(notebooks: dict[str, nbformat.NotebookNode]) -> None:
+    """The bug in the seed write-up: the bias gradient divided by the batch size."""
+    replace_answer(notebooks, NOTEBOOKS[0], "linear-backward", lambda source: "\n".join(
+        line[:line.index("self")] + AVERAGED_BIAS if "self.grad_bias =" in line else line
+        for line in source.splitlines()))
+
+
+def tamper_with_tests(notebooks: dict[str, nbformat.NotebookNode]) -> None:
+    """One of each way to tamper with test cells, on the cells TAMPERED names."""
+    first, fourth = notebooks[NOTEBOOKS[0]], notebooks[NOTEBOOKS[3]]
+    cells = {grade_id(cell): cell for cell in first.cells}
+    cells["test-weights-gradient"].source = "print(PUBLIC_PASS)"
+    cells["test-sizes"].metadata["tags"] = ["skip-execution"]
+    duplicate = copy.deepcopy(cells["test-parameters-unchanged"])
+    duplicate.id = f"{duplicate.id}-copy"  # nbformat 4.5 needs unique cell ids
+    first.cells.insert(first.cells.index(cells["test-parameters-unchanged"]) + 1, duplicate)
+    first.cells.remove(cells["test-input-gradient"])
+    for index, cell in enumerate(fourth.cells):
+        if grade_id(cell) == "test-summary-interval":
+            fourth.cells[index] = nbformat.v4.new_markdown_cell(cell.source, id=cell.id,
+                                                                metadata=cell.metadata)
+        elif grade_id(cell) == "test-summary-mean-std":
+            cell.metadata.nbgrader.points = 20
+
+
+# (notebook, grade id, kind) of every change tamper_with_tests makes.
+TAMPERED = {
+    (NOTEBOOKS[0], "test-input-gradient", "deleted_test"),
+    (NOTEBOOKS[0], "test-weights-gradient", "edited_test"),
+    (NOTEBOOKS[0], "test-parameters-unchanged", "duplicated_test"),
+    (NOTEBOOKS[0], "test-sizes", "skip_tag"),
+    (NOTEBOOKS[3], "test-summary-interval", "changed_cell_type"),
+    (NOTEBOOKS[3], "test-summary-mean-std", "foreign_metadata"),
+}
+
+
+MARKUP = "<script>alert(1)</script>"  # what a student's output may hold: reports must escape it
+RAISING_SUMMARY = f'''
+def summarize_accuracies(accuracies):
+    print({MARKUP!r})
+    raise ValueError({MARKUP!r})
+'''
+
+
+def absent_and_raising(notebooks: dict[str, nbformat.NotebookNode]) -> None:
+    """Notebook 03 left out, the seed's bias bug, and a summary that prints and raises markup."""
+    del notebooks[NOTEBOOKS[2]]
+    averaged_bias(notebooks)
+    replace_answer(notebooks, NOTEBOOKS[3], "summarize-accuracies", lambda _: RAISING_SUMMARY)
+
+
+def submit_report_class(course: Path) -> None:
+    """Six students in submitted/ of a generated course, for the integrity scan and the report:
+    perfect, blank (the release), buggy (the averaged bias), tamper (tamper_with_tests),
+    absent (absent_and_raising) and corrupt (notebook 02 cut off mid-JSON)."""
+    solved = solved_release(course)
+    release = {name: nbformat.read(course / "release" / ASSIGNMENT / name, 4)
+               for name in NOTEBOOKS}
+    files = {"submission.csv": KEY}
+    submit(course, "perfect", solved, files)
+    submit(course, "blank", release)
+    submit(course, "buggy", solved, files, change=averaged_bias)
+    submit(course, "tamper", solved, files, change=tamper_with_tests)
+    submit(course, "absent", solved, files, change=absent_and_raising)
+    corrupt = submit(course, "corrupt", solved, files) / NOTEBOOKS[1]
+    corrupt.write_text(corrupt.read_text()[:500])

@@ -3,12 +3,14 @@
 status 0. The student's code runs only in its child process, which sends back arrays, so
 whatever that code does can change the arrays judged, never the verdict."""
 
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from notebook_factory import (
@@ -20,6 +22,8 @@ from notebook_factory import (
     write_notebook,
 )
 
+from digitlab.course import backward_check
+from digitlab.course.box import plain_box
 from digitlab.student import NOTEBOOK_01
 
 QUANTITIES = ("shapes", "input", "weights", "bias", "unchanged", "all")
@@ -350,6 +354,26 @@ def test_a_results_file_of_anything_but_numbers_fails_cleanly(tmp_path, write):
     assert not (tmp_path / "unpickled.txt").exists()
 
 
+def test_a_named_pipe_for_results_fails_instead_of_blocking(tmp_path):
+    """A results "file" that is a named pipe would block the parent's read forever: it fails."""
+    after = "import os\nimport sys\n\nos.mkfifo(sys.argv[-1])\nos._exit(0)\n"
+
+    [verdict] = check_answer(tmp_path, answer(reference_solution(), after=after),
+                             ["all"]).values()
+
+    assert_failed(verdict, "the results of your Linear are not a plain file.")
+
+
+def test_a_linked_notebook_is_not_run(tmp_path):
+    """A notebook 01 that links elsewhere (another student's, say) is refused."""
+    elsewhere = write_notebook(tmp_path / "elsewhere" / NOTEBOOK_01, reference_answer())
+    (tmp_path / NOTEBOOK_01).symlink_to(elsewhere)
+
+    [verdict] = finish(start(tmp_path, ["all"])).values()
+
+    assert_failed(verdict, f"{NOTEBOOK_01} is a symbolic link")
+
+
 def test_an_endless_backward_fails_within_the_time_limit(tmp_path):
     """A backward that never returns is stopped after --seconds and fails, saying so."""
     begun = time.monotonic()
@@ -370,10 +394,53 @@ def test_a_missing_notebook_fails_with_the_loaders_message(tmp_path):
 
 
 def test_a_deleted_answer_cell_fails_with_the_loaders_message(tmp_path):
-    """A notebook whose answer cell was replaced by a new cell fails with a clear message."""
+    """A notebook whose answer cell was replaced by a new cell fails with a clear message,
+    which names the notebook but not the folders around it."""
     saved = write_notebook(tmp_path / "elsewhere" / NOTEBOOK_01, reference_answer(),
                            grade_id="cell-1234")
 
     [verdict] = finish(start(tmp_path, ["all"], notebook=saved)).values()
 
-    assert_failed(verdict, f"FAILED: {saved} has no answer cell with id 'linear-backward'")
+    assert_failed(verdict, f"FAILED: {NOTEBOOK_01} has no answer cell with id 'linear-backward'")
+    assert str(saved.parent) not in verdict.stdout
+
+
+@dataclass
+class WrappedBox:
+    """A box that starts the child through `env`, as a sandbox starts it through its own
+    launcher, with a variable of its own in the environment, in a folder the test keeps."""
+
+    directory: Path
+
+    @property
+    def environment(self):
+        return {**ENV, "FROM_ENVIRONMENT": "yes"}
+
+    def command(self, argv):
+        return ["env", "FROM_COMMAND=yes", *argv]
+
+
+# Top-level code that fails unless the child was started through the box, in its folder.
+INSIDE_THE_BOX = """import os
+
+assert os.environ["FROM_ENVIRONMENT"] == os.environ["FROM_COMMAND"] == "yes"
+open("ran-here", "w").close()
+"""
+
+
+def test_the_grader_runs_the_student_through_the_box_it_is_given(tmp_path):
+    """outside(), as the grader calls it: the notebook is read from the folder given, and
+    the child starts through the box's command, with its environment, in its directory."""
+    submitted, box = tmp_path / "submitted", tmp_path / "box"
+    box.mkdir()
+    write_notebook(submitted / NOTEBOOK_01, answer(AVERAGED_BIAS, after=INSIDE_THE_BOX))
+    arguments = ["--quantity", "bias", "--layers", "9x9", "--batch-sizes", "6", "--seed", "5"]
+
+    passed, report = backward_check.outside(arguments, submitted,
+                                            lambda: contextlib.nullcontext(WrappedBox(box)))
+
+    assert not passed and AVERAGED_BIAS_REASON in report, report
+    assert (box / "ran-here").exists() and (box / NOTEBOOK_01).exists()
+    # Without the box, the same code stops: the variables came from the box.
+    passed, report = backward_check.outside(arguments, submitted, plain_box)
+    assert not passed and "fails to run" in report and "FROM_ENVIRONMENT" in report, report

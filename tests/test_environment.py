@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def split_requirement(text: str) -> tuple[str, str]:
-    name, spec = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*(.*)", text).groups()
+    # pip's extras (psycopg[binary]) have no conda spelling: conda-forge's build is complete.
+    name, spec = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(?:\[[\w,]+\])?\s*(.*)", text).groups()
     # PyPI and conda-forge name every one of our packages the same, so names compare as is.
     return name.lower(), spec.replace(" ", "")
 

@@ -16,9 +16,11 @@ from course_builder import (
     KEY,
     NOTEBOOKS,
     SOURCE,
+    averaged_bias,
     copy_course,
     grade_id,
     nbgrader,
+    replace_answer,
     solution_lines,
     solved_release,
     submit,
@@ -33,7 +35,6 @@ TEST_POINTS = {
     for cell in nbformat.read(SOURCE / name, 4).cells
     if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
 }
-AVERAGED_BIAS = "self.grad_bias = grad.mean(axis=0, keepdims=True)"
 ENDLESS_SUMMARY = '''
 import time
 
@@ -47,19 +48,6 @@ def summarize_accuracies(accuracies):
 '''
 # The per-cell timeout for this test only: it bounds how long the endless loop holds us up.
 CELL_TIMEOUT = "--Execute.timeout=8"
-
-
-def replace_answer(notebooks, notebook, cell_id, transform):
-    for cell in notebooks[notebook].cells:
-        if grade_id(cell) == cell_id:
-            cell.source = transform(cell.source)
-
-
-def averaged_bias(notebooks):
-    """The bug in the seed write-up: the bias gradient divided by the batch size."""
-    replace_answer(notebooks, NOTEBOOKS[0], "linear-backward", lambda source: "\n".join(
-        line[:line.index("self")] + AVERAGED_BIAS if "self.grad_bias =" in line else line
-        for line in source.splitlines()))
 
 
 def deleted_tests(notebooks):

@@ -1,6 +1,7 @@
-"""The competition scorer run for real, as notebook 05's hidden tests run it: a fresh
-`python -I -m digitlab.course.score_submission submission.csv` in the submission's folder,
-with the key's path in DIGITLAB_ANSWER_KEY (which -I does not drop: it ignores only PYTHON*)."""
+"""The competition scorer run for real, as notebook 05's hidden tests run it in the kernel:
+a fresh `python -I -m digitlab.course.score_submission submission.csv` in the submission's
+folder, with the key's path in DIGITLAB_ANSWER_KEY (which -I does not drop: it ignores only
+PYTHON*); and as the grader runs it outside the kernel, through `outside`."""
 
 import os
 import subprocess
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from digitlab.competition import submission_accuracy, write_submission
-from digitlab.course.score_submission import KEY_VARIABLE
+from digitlab.course.hidden_check import NOT_CHECKED_HERE, ONLY_OUTSIDE, check
+from digitlab.course.score_submission import KEY_VARIABLE, KeyUnavailable, outside
 
 WITHOUT_KEY = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
 
@@ -63,14 +65,16 @@ def test_a_windows_submission_scores_the_same_as_the_library_says(folder, key):
 
 
 @pytest.mark.parametrize("where", ["unset", "empty", "missing file"])
-def test_without_a_key_it_fails_naming_the_variable(folder, key, where):
-    """No key (variable unset, empty, or naming no file) exits 1 with a message that names
-    DIGITLAB_ANSWER_KEY, and prints no accuracy."""
+def test_without_a_key_it_leaves_the_scoring_to_the_grader(folder, key, where):
+    """No key (variable unset, empty, or naming no file) exits with ONLY_OUTSIDE, saying
+    the grader scores the file; it names the variable, never the key's path, and prints no
+    accuracy."""
     write_submission(np.zeros(20, dtype=int), folder / "submission.csv")
     given = {"unset": None, "empty": "", "missing file": key.with_name("gone.csv")}[where]
     run = score(folder, given)
-    assert run.returncode == 1
-    assert KEY_VARIABLE in run.stdout and "accuracy" not in run.stdout
+    assert run.returncode == ONLY_OUTSIDE
+    assert KEY_VARIABLE in run.stdout and "scored by the grader" in run.stdout
+    assert "accuracy" not in run.stdout and str(key.parent) not in run.stdout
 
 
 def test_a_malformed_submission_fails_listing_its_problems(folder, key):
@@ -95,4 +99,72 @@ def test_a_missing_submission_fails_saying_how_to_write_it(folder, key):
 def test_the_wrong_number_of_arguments_prints_usage(folder, key):
     """Two file names instead of one exits 2 with the usage line."""
     run = score(folder, key, "a.csv", "b.csv")
-    assert run.returncode == 2 and run.stdout.startswith("usage:")
+    assert run.returncode == 2 and run.stderr.startswith("usage:")
+
+
+def seventeen_of_twenty(folder):
+    """A submission with 17 of the key fixture's 20 digits right."""
+    predictions = np.random.default_rng(0).integers(0, 10, size=20)
+    predictions[[2, 11, 19]] = (predictions[[2, 11, 19]] + 1) % 10
+    return write_submission(predictions, folder / "submission.csv")
+
+
+@pytest.mark.parametrize(("at_least", "status", "printed"), [
+    ("0.85", 0, "Competition accuracy: 85.0%\n"),
+    ("0.9", 1, "Competition accuracy: 85.0%. Below 90%.\n")])
+def test_a_threshold_passes_at_it_and_fails_below(folder, key, at_least, status, printed):
+    """--at-least passes an accuracy equal to it and fails above, printing the accuracy."""
+    seventeen_of_twenty(folder)
+    run = score(folder, key, "submission.csv", "--at-least", at_least)
+    assert (run.returncode, run.stdout) == (status, printed), run.stderr
+
+
+def test_the_kernels_check_passes_or_fails_with_the_scorers_report(folder, key, monkeypatch):
+    """hidden_check.check, as a hidden test cell calls it: a pass prints the report, a
+    failure raises AssertionError with it, and without a key it passes saying the grader
+    scores the file."""
+    seventeen_of_twenty(folder)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv(KEY_VARIABLE, str(key))
+    check("score_submission", "submission.csv", "--at-least", "0.85")
+    with pytest.raises(AssertionError, match=r"Competition accuracy: 85\.0%\. Below 90%\."):
+        check("score_submission", "submission.csv", "--at-least", "0.9")
+    monkeypatch.delenv(KEY_VARIABLE)
+    check("score_submission", "submission.csv", "--at-least", "0.9")
+
+
+def test_the_kernels_check_says_when_the_grader_judges(folder, capfd, monkeypatch):
+    """Without a key in the kernel, the cell's output says that it was not checked there."""
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    check("score_submission", "submission.csv", "--at-least", "0.85")
+    assert capfd.readouterr().out.startswith(NOT_CHECKED_HERE)
+
+
+def test_the_grader_scores_the_file_in_the_folder_it_is_given(folder, key, monkeypatch,
+                                                              tmp_path):
+    """outside() scores folder/submission.csv, whatever the working folder holds, and its
+    reports name the file without the folder."""
+    seventeen_of_twenty(folder)
+    monkeypatch.chdir(tmp_path)  # no submission.csv here
+    monkeypatch.setenv(KEY_VARIABLE, str(key))
+    assert outside(["submission.csv", "--at-least", "0.85"], folder) == (
+        True, "Competition accuracy: 85.0%")
+    passed, report = outside(["missing.csv"], folder)
+    assert not passed and "There is no file at missing.csv:" in report
+    assert str(folder) not in report
+
+
+def test_the_grader_without_a_key_stops_instead_of_failing_the_cell(folder, monkeypatch):
+    """A key the grader cannot read is the course's problem: KeyUnavailable, not a 0."""
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    with pytest.raises(KeyUnavailable, match=KEY_VARIABLE):
+        outside(["submission.csv"], folder)
+
+
+def test_the_grader_refuses_a_link_in_place_of_the_file(folder, key, monkeypatch):
+    """A submitted submission.csv that links to the answer key is not scored as a file."""
+    (folder / "submission.csv").symlink_to(key)
+    monkeypatch.setenv(KEY_VARIABLE, str(key))
+    assert outside(["submission.csv"], folder) == (
+        False, "submission.csv is a symbolic link; submit the file itself.")

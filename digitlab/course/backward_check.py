@@ -1,6 +1,7 @@
 """The hidden check of the student's Linear.backward, judged where no student code runs.
 
-A hidden test cell in notebook 01 runs
+A hidden test cell in notebook 01 calls check("backward_check", "--quantity", "input", ...)
+(digitlab.course.hidden_check), which runs
 
     python -I -m digitlab.course.backward_check --quantity input --layers 13x7,9x9 \
         --batch-sizes 1,6 --seed 5
@@ -11,19 +12,28 @@ judges the arrays the child sends back against numerical gradients computed here
 student's code never runs in this process, and nothing done to numpy or digitlab in the
 notebook's kernel or in the child can reach the verdict. The reference is numerical, so no
 correct backward exists in this package.
+
+The grader runs the same check from its own process (digitlab.course.verify_outside calls
+`outside`), with the child started through the box it passes (digitlab.course.box).
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import functools
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import digitlab
+from digitlab.course.box import (
+    OpenBox,
+    judged_outside,
+    plain_box,
+    run_child,
+    run_from_command_line,
+)
 from digitlab.course.run_backward import RECORDED
 from digitlab.gradcheck import check_layer
 from digitlab.student import NOTEBOOK_01
@@ -71,31 +81,14 @@ def make_cases(layers: list[tuple[int, int]], batch_sizes: list[int], seed: int)
             for in_dim, out_dim in layers for batch_size in batch_sizes]
 
 
-def run_student(notebook: str, cases: list[dict], seconds: float = CHILD_SECONDS,
-                ) -> tuple[list[dict] | None, str]:
-    """The student's arrays for every case, from a child process; or None and the reason."""
-    with tempfile.TemporaryDirectory() as folder:
-        cases_path, results_path = Path(folder) / "cases.npz", Path(folder) / "results.npz"
-        np.savez(cases_path, **{f"{k}/{name}": value for k, case in enumerate(cases)
-                                for name, value in case.items()})
-        try:
-            child = subprocess.run(
-                [sys.executable, "-I", "-m", "digitlab.course.run_backward", notebook,
-                 str(cases_path), str(results_path)],
-                capture_output=True, text=True, timeout=seconds)
-        except subprocess.TimeoutExpired:
-            return None, f"your Linear did not finish within {seconds:g} s."
-        if child.returncode != 0:  # run_backward printed why: the loader's message
-            return None, (child.stdout.strip() or child.stderr.strip()[-2000:]
-                          or f"the process running your Linear failed ({child.returncode}).")
-        if not results_path.exists():
-            return None, ("the process running your Linear ended before writing its results; "
-                          "does your code exit the process?")
-        try:
-            return read_results(results_path, len(cases)), ""
-        except Exception as error:  # the student's code can write anything to that file
-            return None, (f"the results of your Linear could not be read as arrays of "
-                          f"numbers ({type(error).__name__}).")
+def run_student(notebook: str | Path, cases: list[dict], seconds: float = CHILD_SECONDS,
+                open_box: OpenBox = plain_box) -> tuple[list[dict] | None, str]:
+    """The student's arrays for every case, from run_backward in a box; or None and why."""
+    inputs = {f"{k}/{name}": value for k, case in enumerate(cases)
+              for name, value in case.items()}
+    return run_child("digitlab.course.run_backward", notebook, inputs,
+                     lambda path: read_results(path, len(cases)), subject="your Linear",
+                     seconds=seconds, open_box=open_box)
 
 
 def read_results(path: Path, count: int) -> list[dict]:
@@ -140,8 +133,10 @@ def _pairs(text: str) -> list[tuple[int, int]]:
     return [tuple(int(n) for n in pair.split("x")) for pair in text.split(",")]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line, which is also the arguments of check("backward_check", ...)."""
+    parser = argparse.ArgumentParser(prog="python -m digitlab.course.backward_check",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", default=NOTEBOOK_01)
     parser.add_argument("--quantity", choices=sorted(QUANTITIES), required=True)
     parser.add_argument("--layers", type=_pairs, required=True, help="e.g. 13x7,9x9")
@@ -150,22 +145,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=CHILD_SECONDS,
                         help="how long the student's code may run")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def verdict(args: argparse.Namespace, notebook: str | Path,
+            open_box: OpenBox = plain_box) -> tuple[bool, str]:
+    """(passed, report) of the check that `args` describe, on the class in `notebook`."""
     cases = make_cases(args.layers, args.batch_sizes, args.seed)
-    recorded, reason = run_student(args.notebook, cases, args.seconds)
+    recorded, reason = run_student(notebook, cases, args.seconds, open_box)
     if recorded is None:
-        print(f"FAILED: {reason}")
-        return 1
+        return False, f"FAILED: {reason}"
     failures = [f"  {case['weights'].shape[0]}->{case['weights'].shape[1]}, batch "
                 f"{len(case['x'])}: {problem}"
                 for case, record in zip(cases, recorded, strict=True)
                 for problem in judge(case, record, args.quantity, args.seed)]
     if failures:
-        print(f"FAILED: {args.quantity} is wrong on the hidden cases:")
-        print("\n".join(failures))
-        return 1
-    print("PASSED")
-    return 0
+        return False, "\n".join([f"FAILED: {args.quantity} is wrong on the hidden cases:",
+                                  *failures])
+    return True, "PASSED"
+
+
+# The grader's run (digitlab.course.verify_outside) and the in-kernel command line.
+outside = functools.partial(judged_outside, parser, verdict)
+main = functools.partial(run_from_command_line, parser, verdict)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import csv
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ DEFAULT_SEED = 2026
 # keeps one runaway file from filling memory while the class is scored.
 MAX_BYTES = 5_000_000
 BOARDS = ("final", "public")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"); a student id or an error message can start with one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 # The accuracy each board ranks by.
 RANKED_BY = {"final": "private", "public": "public"}
 # The public board must not reveal the private part, nor the accuracy on all images, from
@@ -182,16 +187,29 @@ def table(rows: list[Row], which: str, names: dict[str, str] | None = None) -> l
     return records
 
 
-def write_table(records: list[dict], path: Path) -> Path:
-    """Write records (from `table`, at least one) as a CSV file with a header, replacing
-    path whole."""
+def write_table(records: list[dict], path: Path, columns: list[str] | None = None) -> Path:
+    """Write records as a CSV file with a header, replacing path whole; columns default to
+    the first record's keys (then there must be one). Every text cell goes through
+    spreadsheet_safe: the leaderboard and the class report hold students' text."""
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(records[0]), lineterminator="\n")
+        # csv's own line ending, \r\n (RFC 4180): with "\n", Python 3.11 leaves a field
+        # holding a lone \r unquoted, and a student's \r then splits the row in two.
+        writer = csv.DictWriter(file, fieldnames=columns or list(records[0]))
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows({key: spreadsheet_safe(value) for key, value in record.items()}
+                         for record in records)
     os.replace(partial, path)
     return path
+
+
+def spreadsheet_safe(value):
+    """value, or for text that a spreadsheet would run as a formula, the text after a "'"
+    (which shows it as text). Numbers, and text that is just a number such as "-0.5", stay."""
+    if (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not _NUMBER_TEXT.fullmatch(value)):
+        return "'" + value
+    return value
 
 
 def load_secret(path: str | Path) -> bytes:

@@ -1,0 +1,222 @@
+"""LimitedExecute: nbgrader's Execute step, with the course's GradingLimits.
+
+nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
+* starts every kernel through digitlab.course.sandbox.LimitedKernelManager (CPU, memory,
+  processes, files, network, unprivileged user);
+* gives each notebook a wall-time budget, kernel start included;
+* keeps at most output_bytes of output per notebook, and survives an output flood;
+* turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
+  code cell get `GradingLimitError: <reason>; cell not run`, so their tests score 0 and the
+  student's other notebooks are still graded (plain nbgrader drops the whole student).
+Each limit hit is logged as `GRADING LIMIT: ...` and reported with records.report_event.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import time
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Instance, default
+
+from digitlab.course.limits import GradingLimits, size_words
+from digitlab.course.records import LimitHit, report_event
+from digitlab.course.sandbox import LimitedKernelManager, describe
+
+ERROR_NAME = "GradingLimitError"
+
+
+def _error(reason: str):
+    return new_output("error", ename=ERROR_NAME, evalue=reason,
+                      traceback=[f"\x1b[0;31m{ERROR_NAME}\x1b[0m: {reason}"])
+
+
+def _note(text: str):
+    return new_output("stream", name="stderr", text=f"\n[grader: {text}]\n")
+
+
+def _output_overflowed_memory(cell) -> bool:
+    """Whether the kernel's output thread reported a MemoryError in this cell: the student's
+    code printed faster than the kernel could send, until its memory limit. Nothing reached
+    the grader then, so only the kernel's complaint on stderr tells."""
+    errors = "".join(output.get("text", "") for output in cell.outputs
+                     if output.output_type == "stream" and output.name == "stderr")
+    return "MemoryError" in errors and "iostream" in errors
+
+
+class LimitedExecute(Execute):
+    """Execute inside GradingLimits; see the module docstring."""
+
+    limits = Instance(GradingLimits)
+    _announced = False  # the protections line, logged once per autograde (process)
+
+    @default("limits")
+    def _limits_default(self) -> GradingLimits:
+        return GradingLimits(parent=self)
+
+    def __init__(self, *args, **kwargs):
+        # Execute.__init__ passes kernel_manager_class=AsyncKernelManager as a keyword, which
+        # beats any config value: choose ours the same way.
+        kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
+        super().__init__(*args, **kwargs)
+
+    def preprocess(self, nb, resources=None, km=None):
+        if not LimitedExecute._announced:
+            LimitedExecute._announced = True
+            self.log.info(describe(self.limits))
+        self._notebook = f"{(resources or {}).get('unique_key', 'notebook')}.ipynb"
+        self._deadline = time.monotonic() + self.limits.notebook_wall_seconds
+        if self.limits.enabled:  # the kernel's start counts against the notebook's wall time
+            self.startup_timeout = min(self.startup_timeout, self.limits.notebook_wall_seconds)
+        self._stopped: str | None = None  # why the remaining cells are not run
+        self._hits: set[str] = set()
+        self._kept_bytes = 0
+        self._truncated = False
+        self._started: set[int] = set()
+        self._manager = None
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        except Exception as error:  # noqa: BLE001 - any failure must fail cells, not the student
+            # e.g. the kernel could not start ("Kernel died before replying to kernel_info"),
+            # or the sandbox could not be made (SandboxError says what to do).
+            reason = f"the kernel could not run the notebook: {type(error).__name__}: {error}"
+            self._hit("kernel_died", reason)
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code" and index not in self._started:
+                    cell.outputs = [_error(f"{reason}; cell not run")]
+        sandbox = getattr(self._manager, "sandbox", None)
+        if sandbox is not None and sandbox.refused_forks:
+            self._hit("processes", f"the notebook tried to run more than "
+                                   f"{self.limits.processes} processes and threads at once; "
+                                   f"{sandbox.refused_forks} were refused")
+        return nb, resources
+
+    def create_kernel_manager(self):
+        # The same limits as ours, and kept after nbclient lets go of it: its sandbox says
+        # what the kernel did.
+        self._manager = super().create_kernel_manager()
+        self._manager.limits = self.limits
+        return self._manager
+
+    def _hit(self, limit: str, reason: str) -> None:
+        """Log and report a limit hit, once per limit and notebook."""
+        if limit not in self._hits:
+            self._hits.add(limit)
+            self.log.warning("GRADING LIMIT: %s: %s", self._notebook, reason)
+            report_event(LimitHit(notebook=self._notebook, limit=limit, detail=reason))
+
+    def _stop(self, limit: str, reason: str) -> None:
+        """No more cells of this notebook run."""
+        self._stopped = reason
+        self._hit(limit, reason)
+
+    async def _check_wall_time(self) -> None:
+        """Once the notebook's wall time is spent, stop it and kill its kernel now: a kernel
+        that ignored the timeout's interrupt would only make the clean-up wait."""
+        if (self.limits.enabled and self._stopped is None
+                and time.monotonic() >= self._deadline):
+            self._stop("wall", f"the notebook used its {self.limits.notebook_wall_seconds} s "
+                               "of wall time")
+            await ensure_async(self.km.shutdown_kernel(now=True))
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        if not self.limits.enabled:
+            return timeout
+        remaining = max(1, int(self._deadline - time.monotonic()))
+        return remaining if timeout is None else min(timeout, remaining)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None,
+                                 store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                    store_history)
+        await self._check_wall_time()
+        if self._stopped is not None:
+            cell.outputs = [_error(f"{self._stopped}; cell not run")]
+            self._started.add(cell_index)
+            return cell
+        self._started.add(cell_index)
+        self._idle_seen = False
+        try:
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            self._stop(*self._death())
+            cell.outputs.append(_error(self._stopped))
+            return cell
+        timed_out = any(output.get("ename") == "CellTimeoutError" for output in cell.outputs)
+        if not self._idle_seen and not timed_out and self.limits.enabled:
+            await self._reopen_iopub(cell)
+        if self.limits.enabled and _output_overflowed_memory(cell):
+            self._hit("output", "the notebook printed more than the kernel could hold in "
+                                "memory; that output was dropped")
+        await self._check_wall_time()
+        return cell
+
+    # nbclient binds execute_cell = run_sync(NotebookClient.async_execute_cell) when its class
+    # is made, so the override above is used only if the sync name is rebound here.
+    execute_cell = run_sync(async_execute_cell)
+
+    def _death(self) -> tuple[str, str]:
+        """(limit, reason) of the kernel's death, in words a student understands."""
+        sandbox = getattr(self.km, "sandbox", None)
+        if sandbox is not None and sandbox.memory_killed():
+            return "memory", (f"the kernel was killed for using more than "
+                              f"{size_words(self.limits.memory_bytes)} of memory")
+        code = self.km.provisioner.process.poll() if self.km.provisioner else None
+        if code == -signal.SIGXCPU:
+            return "cpu", f"the kernel used its {self.limits.cpu_seconds} s of CPU time (SIGXCPU)"
+        if code == -signal.SIGKILL:
+            return "kernel_died", ("the kernel was killed (SIGKILL): by its own code, or by the "
+                                   f"CPU limit ({self.limits.cpu_seconds} s) after ignoring "
+                                   "SIGXCPU")
+        if code is not None and code < 0:
+            return "kernel_died", f"the kernel died ({signal.Signals(-code).name})"
+        return "kernel_died", f"the kernel exited (status {code})"
+
+    def process_message(self, msg, cell, cell_index):
+        if (msg.get("msg_type") == "status"
+                and msg.get("content", {}).get("execution_state") == "idle"):
+            self._idle_seen = True
+        return super().process_message(msg, cell, cell_index)
+
+    async def _reopen_iopub(self, cell) -> None:
+        """The cell's output channel went silent before the kernel said idle: libzmq dropped
+        a message over message_bytes, and with it the connection, which a SUB socket does not
+        get back by itself. Open a new one, and wait until the kernel's messages arrive on
+        it, so that later cells' outputs are kept."""
+        reason = (f"output lost: the notebook sent a message over "
+                  f"{size_words(self.limits.message_bytes)}")
+        self._hit("output", reason)
+        cell.outputs.append(_note(reason))
+        self.kc.iopub_channel.close()
+        self.kc._iopub_channel = None
+        for _ in range(50):  # the new subscription takes a moment to reach the kernel
+            self.kc.kernel_info()
+            try:
+                await self.kc.get_iopub_msg(timeout=0.1)
+                return
+            except queue.Empty:
+                continue
+
+    def output(self, outs, msg, display_id, cell_index):
+        if not self.limits.enabled:
+            return super().output(outs, msg, display_id, cell_index)
+        content = msg.get("content", {})
+        self._kept_bytes += len(content.get("text", "")) + sum(
+            len(str(value)) for value in content.get("data", {}).values()) + sum(
+            len(line) for line in content.get("traceback", []))
+        # Error outputs are always kept: they decide the cell's score.
+        if self._kept_bytes <= self.limits.output_bytes or msg["msg_type"] == "error":
+            return super().output(outs, msg, display_id, cell_index)
+        if not self._truncated:
+            self._truncated = True
+            reason = (f"the notebook printed more than {size_words(self.limits.output_bytes)}; "
+                      "the rest of its output was dropped")
+            self._hit("output", reason)
+            outs.append(_note(reason))
+        return None

@@ -1,0 +1,521 @@
+"""Autograde a whole class: one `nbgrader autograde --student S` process per student, N at
+a time, against one gradebook (SQLite or PostgreSQL).
+
+    result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
+    print("\\n".join(summary(result)))
+
+Each student's autograde runs in its own process group, so one broken or endless submission
+never stops the others: at the per-student time limit the whole group is killed. Each
+student's outcome is kept as a GradingRecord in grading/<assignment>/<student>.json, and
+nbgrader's log in grading/<assignment>/logs/<student>.log. A student whose autograde failed
+is "not graded", never 0 points: nbgrader leaves rows (with no scores, or the previous run's)
+in the gradebook even then, so only the record tells.
+
+nbgrader never opens submitted/: each student's folder is first copied to
+grading/<assignment>/staged/<student>/<assignment>/ and autograde reads that copy
+(--CourseDirectory.submitted_directory). The copy leaves out what would make nbgrader drop
+the whole student or read outside the submission: notebooks that nbformat rejects (graded as
+missing, 0 points), symbolic links and special files. The record's notes name each. The copy
+is deleted once the student is graded: autograded/ keeps what was graded.
+
+Kernel resource limits belong in the course's nbgrader_config.py: every autograde here runs
+with that config, so they apply to every student. Each running autograde holds one of the
+slots 1..jobs (DIGITLAB_GRADER_SLOT), so two running kernels never share a grading user.
+Limit hits and patched checks reach the driver as events (digitlab.course.records) in
+grading/<assignment>/events/<student>.jsonl; after the whole class, the integrity scan of
+submitted/ against release/ adds what students changed in the test cells to the summary.
+grading/<assignment>/ is readable by its owner only, so a grading kernel (another user) can
+neither read other students' staged work nor write events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+from digitlab.course import gradebook
+from digitlab.course.integrity import Finding, read_notebook, scan_class
+from digitlab.course.leaderboard import find_submissions
+from digitlab.course.limits import GradingLimits
+from digitlab.course.records import (
+    EVENTS_VARIABLE,
+    GradingRecord,
+    read_events,
+    record_path,
+    records_folder,
+)
+from digitlab.course.sandbox import check_ready
+
+# A complete submission autogrades in about 10 s and a stuck cell is interrupted after
+# Execute.timeout (60 s), so a student still running after 15 minutes is hung.
+DEFAULT_TIMEOUT = 900.0
+# The last exception of a traceback in nbgrader's log: "    nbformat.reader.NotJSONError: ...".
+EXCEPTION = re.compile(r"^\s*([\w.]*(?:Error|Exception|Exit)): ?(.*)$")
+MISSING_NOTEBOOK = re.compile(r"No submitted file: .*?([^/\\]+\.ipynb)\s*$")
+SLOT_VARIABLE = "DIGITLAB_GRADER_SLOT"
+# The summary shows at most this many lines of problems per student, the last saying how many
+# more there are; `digitlab report` lists them all.
+MAX_PROBLEM_LINES = 5
+# How the summary names each limit of records.LIMITS.
+LIMIT_NAMES = {"cpu": "CPU time limit", "wall": "wall-clock limit", "memory": "memory limit",
+               "processes": "process limit", "output": "output limit",
+               "kernel_died": "kernel died"}
+# Integrity findings the record's notes already tell (a notebook missing, or left out as
+# invalid), so the summary does not say them twice.
+NOTED_KINDS = ("missing_notebook", "corrupt_notebook")
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    """One student's grading: the record, the score if graded, and the integrity findings."""
+
+    record: GradingRecord
+    score: gradebook.StudentScore | None  # None: not graded
+    findings: tuple[Finding, ...] = ()  # from integrity.scan_class, after the whole class
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    assignment: str
+    db_url: str
+    jobs: int
+    prepared: tuple[str, ...]  # what the one-time gradebook preparation did
+    results: tuple[StudentResult, ...]  # sorted by student
+    seconds: float  # wall time of the grading, preparation excluded
+    scan_error: str | None = None  # why the integrity scan could not run (no release/)
+    weaker_limits: tuple[str, ...] = ()  # grading limits this machine could not enforce
+
+
+class NotReady(Exception):
+    """This machine cannot run the course's grading kernels; the message says what to do."""
+
+
+def find_students(course: str | Path, assignment: str,
+                  only: list[str] | None = None) -> list[str]:
+    """The students to grade: every folder under submitted/, or those of `only`.
+
+    Raises FileNotFoundError when there is nothing to grade, ValueError for a student in
+    `only` who has no folder.
+    """
+    students = list(find_submissions(course, assignment))
+    if only:
+        unknown = sorted(set(only) - set(students))
+        if unknown:
+            raise ValueError(f"No folder in {Path(course) / 'submitted'} for: "
+                             f"{', '.join(unknown)}")
+        return sorted(set(only))
+    return students
+
+
+class _Processes:
+    """The running autogrades, so that an interrupted run kills them all and starts no more."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self.stopped = False
+
+    def start(self, arguments: list[str], **options) -> subprocess.Popen | None:
+        """Popen(arguments) in a new session (a process group of its own); None once stopped."""
+        with self._lock:
+            if self.stopped:
+                return None
+            process = subprocess.Popen(arguments, start_new_session=True, **options)
+            self._running.add(process)
+            return process
+
+    def finished(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.discard(process)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for process in self._running:
+                _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the process's whole group: nbgrader and what it started. The kernel, which
+    jupyter_client starts in a session of its own, exits when it sees its parent gone."""
+    with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+class SlotPool:
+    """Slot numbers 1..size, each held by one grader at a time.
+
+    The slot names the kernel's grading user (digitlab-grader-<slot>): the per-user process
+    limit and the sweep that kills a finished kernel's processes count every process of that
+    user, so two kernels running at once must never share one.
+    """
+
+    def __init__(self, size: int):
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(1, size + 1):
+            self._free.put(slot)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[int]:
+        """A free slot, waiting for one if all are taken; given back on leaving."""
+        slot = self._free.get()
+        try:
+            yield slot
+        finally:
+            self._free.put(slot)
+
+
+def staging_root(course: str | Path, assignment: str) -> Path:
+    """Where the driver copies submissions for autograde: nbgrader's submitted_directory
+    for the run, laid out as submitted/ (<student>/<assignment>/)."""
+    return records_folder(course, assignment) / "staged"
+
+
+def stage_submission(course: Path, assignment: str, student: str) -> dict[str, str]:
+    """Copy submitted/<student>/<assignment>/ into the staging root, leaving out what
+    nbgrader must not read; {name left out: the note that says so and what grading does}.
+
+    A notebook that nbformat cannot read or validate makes nbgrader 0.9.6 drop the student's
+    whole autograde, so it is left out and graded as missing. Symbolic links (which could
+    point at another student's work or at the answer key) and special files (a pipe would
+    block the copy) are left out too. Everything else, timestamp.txt included, is copied.
+    """
+    target = staging_root(course, assignment) / student / assignment
+    shutil.rmtree(target.parent, ignore_errors=True)  # a copy a killed run left behind
+    left_out: dict[str, str] = {}
+    _stage_folder(Path(course) / "submitted" / student / assignment, target, "", left_out)
+    return left_out
+
+
+def _stage_folder(source: Path, target: Path, prefix: str, left_out: dict[str, str]) -> None:
+    """Copy source into target, recursively; prefix is source's path in the submission."""
+    target.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        name = prefix + path.name
+        mode = path.lstat().st_mode
+        # Only top-level notebooks are graded, so only they are "graded as missing".
+        graded = not prefix and path.suffix == ".ipynb"
+        consequence = "graded as missing" if graded else "left out"
+        if stat.S_ISLNK(mode):
+            left_out[name] = f"{name} is a symbolic link: {consequence}"
+        elif stat.S_ISDIR(mode):
+            _stage_folder(path, target / path.name, f"{name}/", left_out)
+        elif not stat.S_ISREG(mode):
+            left_out[name] = f"{name} is not a regular file: {consequence}"
+        elif graded and (problem := read_notebook(path)[1]):
+            left_out[name] = f"{name} is not a valid notebook ({problem[:120]}): {consequence}"
+        else:
+            shutil.copy2(path, target / path.name, follow_symlinks=False)
+
+
+def grade_student(course: Path, assignment: str, student: str, worker: tuple[dict, list[str]],
+                  timeout: float, processes: _Processes, slots: SlotPool) -> GradingRecord:
+    """Stage the student's submission, autograde it holding a slot, and record the outcome
+    with the events the autograde reported and the notes on what it graded.
+
+    worker is (environment, extra arguments) from gradebook.worker_settings.
+    """
+    folder = records_folder(course, assignment)
+    log, events = folder / "logs" / f"{student}.log", folder / "events" / f"{student}.jsonl"
+    for path in (log, events):
+        path.write_text("")  # only this run's: nothing from an earlier run is read back
+    environment, arguments = worker
+    start = time.perf_counter()
+    try:
+        left_out, error = stage_submission(course, assignment, student), None
+    except OSError as problem:  # an unreadable file, a full disk: this student only
+        left_out, error = {}, f"the submission could not be copied for grading: {problem}"
+    staged = staging_root(course, assignment) / student / assignment
+    if error is None and not any(staged.glob("*.ipynb")):
+        # nbgrader would fail with "did you forget to run generate_assignment?"
+        error = "no notebook to grade: none was submitted, or none is a valid notebook"
+    try:
+        if error is None:
+            with slots.hold() as slot:
+                error = _autograde(course, assignment, student, log, timeout, processes,
+                                   {**environment, EVENTS_VARIABLE: str(events),
+                                    SLOT_VARIABLE: str(slot)},
+                                   [f"--CourseDirectory.submitted_directory="
+                                    f"{staging_root(course, assignment).relative_to(course)}",
+                                    *arguments])
+    finally:
+        shutil.rmtree(staged.parent, ignore_errors=True)
+    limits, patched = read_events(events)
+    record = GradingRecord(student, "graded" if error is None else "failed",
+                           round(time.perf_counter() - start, 2), limits, patched, error,
+                           notes=(*left_out.values(), *_missing(log, left_out)))
+    _write(record_path(course, assignment, student), record.to_json())
+    return record
+
+
+def _autograde(course: Path, assignment: str, student: str, log: Path, timeout: float,
+               processes: _Processes, environment: dict[str, str],
+               arguments: list[str]) -> str | None:
+    """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force ARGUMENTS`; None when it
+    succeeded, else why it failed.
+
+    --force always: without it nbgrader skips a student graded before and exits with 0, which
+    would pass for success.
+    """
+    with open(log, "w") as output:
+        # nbgrader logs to stderr; stdout joins it so the log reads in order.
+        process = processes.start(
+            gradebook.nbgrader_command("autograde", assignment, "--student", student, "--force",
+                                       *arguments),
+            cwd=course, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        if process is None:
+            return "grading was interrupted"
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            code = process.wait()
+            error = (f"timed out: stopped after {timeout:g} s (the time limit for one "
+                     "student, --timeout)")
+        else:
+            error = None if code == 0 else (
+                "grading was interrupted" if processes.stopped
+                else failure_reason(log.read_text(errors="replace"), code))
+        finally:
+            processes.finished(process)
+    if code != 0:
+        # nbgrader removes its output after an error it caught, but a killed autograde
+        # leaves a half-written folder that would look like a graded one.
+        shutil.rmtree(Path(course) / "autograded" / student / assignment, ignore_errors=True)
+    return error
+
+
+def failure_reason(log: str, code: int) -> str:
+    """The reason an autograde failed, from its log: the last exception, else the last
+    error line, else the exit status."""
+    lines = log.splitlines()
+    for line in reversed(lines):
+        if match := EXCEPTION.match(line):
+            return f"{match[1].rsplit('.', 1)[-1]}: {match[2]}"[:300]
+    for line in reversed(lines):
+        if "ERROR" in line:
+            return line.split("]", 1)[-1].strip()[:300]
+    return f"nbgrader autograde exited with status {code}"
+
+
+def _missing(log: Path, left_out: dict[str, str]) -> list[str]:
+    """Notes on the notebooks nbgrader's log says it lacked (and scored 0), except those
+    the staging left out: their notes already say so."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    names = [match[1] for match in map(MISSING_NOTEBOOK.search, text.splitlines()) if match]
+    return [f"{name} was not submitted: graded as missing" for name in names
+            if name not in left_out]
+
+
+def _write(path: Path, text: str) -> None:
+    """Write text to path through a temporary file, so no reader sees half a record."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _private_folders(course: Path, assignment: str) -> None:
+    """Make grading/<assignment>/ and its logs/, events/ and staged/ folders, readable by
+    the instructor only: a grading kernel, which runs as another user, must not read other
+    students' staged work nor write events."""
+    folder = records_folder(course, assignment)
+    for path in (folder, folder / "logs", folder / "events", staging_root(course, assignment)):
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
+def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str | None = None,
+                students: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+                progress: ProgressBar | None = None) -> ClassResult:
+    """Autograde every student in submitted/ (or those named), `jobs` at a time, then scan
+    the class's submissions for tampered test cells.
+
+    Raises FileNotFoundError or ValueError when there is no one to grade,
+    gradebook.GradebookError when the gradebook cannot be used and NotReady when the grading
+    kernels could not start here (say, a grading user is missing): then nothing was graded.
+    submitted/ is only read, by this driver.
+    """
+    course = Path(course).resolve()
+    names = find_students(course, assignment, students)
+    settings = gradebook.course_settings(course)
+    # Checked first: without the grading users every kernel would fail, and every student
+    # would score 0 for the machine's fault.
+    stoppers, weaker_limits = check_ready(GradingLimits(**settings.grading_limits), jobs)
+    if stoppers:
+        raise NotReady("The grading kernels cannot start on this machine:\n- "
+                       + "\n- ".join(stoppers))
+    url = gradebook.resolve_db_url(course, db_url)
+    course_id = settings.course_id
+    prepared = tuple(gradebook.prepare(course, assignment, url, names))
+    worker = gradebook.worker_settings(course, url)
+    _private_folders(course, assignment)
+
+    processes, slots, results = _Processes(), SlotPool(jobs), []
+    start = time.perf_counter()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = [pool.submit(grade_student, course, assignment, name, worker, timeout,
+                               processes, slots) for name in names]
+        for future in as_completed(futures):
+            record = future.result()
+            results.append(StudentResult(record, _score(url, course_id, assignment, record)))
+            if progress is not None:
+                progress.update(len(results), len(names), results[-1])
+    except BaseException:  # Ctrl+C included: no autograde may outlive the run
+        pool.shutdown(wait=False, cancel_futures=True)
+        processes.stop()
+        raise
+    finally:
+        pool.shutdown()
+        if progress is not None:
+            progress.close()
+    seconds = time.perf_counter() - start
+    with contextlib.suppress(OSError):  # empty unless a copy could not be deleted
+        staging_root(course, assignment).rmdir()
+    findings, scan_error = _scan(course, assignment, names)
+    results = [replace(result, findings=tuple(findings[result.record.student]))
+               for result in results]
+    return ClassResult(assignment, url, jobs, prepared,
+                       tuple(sorted(results, key=lambda result: result.record.student)),
+                       seconds, scan_error, tuple(weaker_limits))
+
+
+def _score(db_url: str, course_id: str, assignment: str,
+           record: GradingRecord) -> gradebook.StudentScore | None:
+    """The student's scores in the gradebook; None when they were not graded."""
+    if record.status != "graded":
+        return None
+    return gradebook.read_scores(db_url, course_id, assignment, [record.student]).get(
+        record.student)
+
+
+def _scan(course: Path, assignment: str, students: list[str]
+          ) -> tuple[dict[str, list[Finding]], str | None]:
+    """({student: integrity findings}, None) for the graded students, or ({}, why) when
+    there is no release to compare with. It only reads submitted/ and release/."""
+    findings = defaultdict(list)
+    try:
+        for finding in scan_class(course, assignment):
+            if finding.student in students and finding.kind not in NOTED_KINDS:
+                findings[finding.student].append(finding)
+    except FileNotFoundError as error:
+        return findings, str(error)
+    return findings, None
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def describe(result: StudentResult) -> tuple[str, str]:
+    """(status, score) of one student as the summary and the progress line show them."""
+    status = "graded" if result.record.status == "graded" else "NOT GRADED"
+    if result.score is None:
+        return status, "-"
+    return status, f"{_points(result.score.score)}/{_points(result.score.max_score)}"
+
+
+class ProgressBar:
+    """`[ 12/40] alice graded 14/36 in 9.1 s` on one line rewritten in place on a terminal,
+    one line per student otherwise (a log file, CI)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.in_place = stream.isatty()
+        self._width = 0
+
+    def update(self, done: int, total: int, result: StudentResult) -> None:
+        status, score = describe(result)
+        line = " ".join([f"[{done:>{len(str(total))}}/{total}]", result.record.student, status,
+                         *([score] if result.score else []),
+                         f"in {result.record.seconds:.1f} s"])
+        if self.in_place:
+            # Padded to the longest line so far, so no tail of an earlier one stays visible.
+            self._width = max(self._width, len(line))
+            self.stream.write("\r" + line.ljust(self._width))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.in_place and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def problems(result: StudentResult) -> list[str]:
+    """Every problem of one student, as the summary names them: why grading failed, the
+    notes (files left out, notebooks missing), limit hits, patched checks and integrity
+    findings, e.g. "04-randomness: CPU time limit (killed after 60 s of CPU)"."""
+    record = result.record
+    return [*([record.error] if record.error else []), *record.notes,
+            *(f"{Path(hit.notebook).stem}: {LIMIT_NAMES[hit.limit]} "
+              f"({hit.detail})" for hit in record.limits),
+            *(f"{_where(check.notebook, check.grade_id)}: patched check"
+              for check in record.patched_checks),
+            *(f"{_where(finding.notebook, finding.grade_id)}: {finding.kind.replace('_', ' ')}"
+              for finding in result.findings)]
+
+
+def _where(notebook: str, grade_id: str) -> str:
+    """"01-linear-backward test-sizes", or only the notebook's part when there is no cell."""
+    return " ".join(part for part in (Path(notebook).stem, grade_id) if part)
+
+
+def _shortened(found: list[str]) -> list[str]:
+    """At most MAX_PROBLEM_LINES lines, the last saying how many more there are."""
+    if len(found) <= MAX_PROBLEM_LINES:
+        return found
+    shown_lines = found[:MAX_PROBLEM_LINES - 1]
+    return [*shown_lines, f"... and {len(found) - len(shown_lines)} more (digitlab report "
+                          "lists them all)"]
+
+
+def summary(result: ClassResult) -> list[str]:
+    """The table of every student (student, status, score, seconds, problems), then totals.
+
+    A student's problems take one line each, below one another in the last column (at most
+    MAX_PROBLEM_LINES), so the table stays readable however many there are.
+    """
+    rows = [("student", "status", "score", "seconds", "problems")]
+    more = {}  # the row's index: its problems after the first
+    for student in result.results:
+        status, score = describe(student)
+        found = _shortened(problems(student))
+        more[len(rows)] = found[1:]
+        rows.append((student.record.student, status, score, f"{student.record.seconds:.1f}",
+                     found[0] if found else ""))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    indent = " " * (sum(widths) + 2 * 4)
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append(("  ".join(cell.ljust(width) for cell, width
+                                in zip(row[:4], widths, strict=True)) + "  " + row[4]).rstrip())
+        lines += [indent + problem for problem in more.get(index, [])]
+    failed = [student.record.student for student in result.results
+              if student.record.status != "graded"]
+    count = len(result.results)
+    lines += ["", f"{count} students: {count - len(failed)} graded, {len(failed)} not graded"
+              + (f" ({', '.join(failed)})" if failed else "") + "."
+              f" Wall time {result.seconds:.1f} s with {result.jobs} jobs, "
+              f"{result.seconds / count:.1f} s per student.",
+              "Scores are the autograded points: written answers count once graded by hand "
+              "(nbgrader formgrader)."]
+    if result.scan_error:
+        lines.append(f"No integrity scan: {result.scan_error}")
+    lines += [f"Grading limits weakened here: {weakness}" for weakness in result.weaker_limits]
+    return lines

@@ -1,0 +1,148 @@
+"""The hidden check of notebook 04's summarize_accuracies, judged where no student code runs.
+
+A hidden test cell in notebook 04 calls check("summary_check", "--quantity", "mean-std",
+...) (digitlab.course.hidden_check), which runs
+
+    python -I -m digitlab.course.summary_check --quantity mean-std --sizes 2,7,40 --seed 404
+
+and passes when it exits with status 0. This process draws lists of accuracies, has a child
+process (digitlab.course.run_summary) run the student's function from the saved notebook on
+them, and judges the numbers it sends back. The grader runs the same check from its own
+process (digitlab.course.verify_outside calls `outside`).
+
+No summary is computed here: each of the student's numbers is judged by the property that
+defines it, so this package holds no answer to the exercise that a student could call.
+The mean m is the number the deviations sum to zero around; the sample standard deviation s
+satisfies s^2 (n - 1) = sum of (x - m)^2; the 95% interval is centred on the mean and its
+half-width h satisfies (h sqrt(n) / t)^2 (n - 1) = the same sum, with t = t_critical_95(n - 1)
+from this process's own digitlab.stats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from digitlab.course.box import (
+    OpenBox,
+    judged_outside,
+    plain_box,
+    run_child,
+    run_from_command_line,
+)
+from digitlab.course.run_summary import NOTEBOOK_04
+from digitlab.stats import t_critical_95
+
+QUANTITIES = ("mean-std", "interval")
+CHILD_SECONDS = 60  # far more than any summary of a few numbers needs
+RELATIVE = 1e-9  # as the notebook's own tests: the same formula, up to rounding
+
+
+def draw_lists(sizes: list[int], seed: int) -> list[np.ndarray]:
+    """One list of accuracies in [0.7, 0.95] per size, like the final accuracies of seeds."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.7, 0.95, size) for size in sizes]
+
+
+def run_student(notebook: str | Path, lists: list[np.ndarray], seconds: float = CHILD_SECONDS,
+                open_box: OpenBox = plain_box) -> tuple[list[dict] | None, str]:
+    """What the student's function gave for each list, from run_summary in a box; or None
+    and why. Each item is {"summary": array} or {"error": message}."""
+    inputs = {f"{k}/accuracies": values for k, values in enumerate(lists)}
+    return run_child("digitlab.course.run_summary", notebook, inputs,
+                     lambda path: read_results(path, len(lists)),
+                     subject="your summarize_accuracies", seconds=seconds, open_box=open_box)
+
+
+def read_results(path: Path, count: int) -> list[dict]:
+    """The child's results for `count` lists; raises for anything but numbers (and the
+    "error" messages), never unpickles."""
+    results = [{} for _ in range(count)]
+    with np.load(path, allow_pickle=False) as stored:
+        for key in stored.files:
+            k, _, name = key.partition("/")
+            if k.isdigit() and int(k) < count and name in ("summary", "error"):
+                value = stored[key]
+                results[int(k)][name] = (str(value) if name == "error"
+                                         else np.asarray(value, dtype=np.float64))
+    return results
+
+
+def _centred(values: np.ndarray, centre: float) -> bool:
+    """Whether the deviations of values from centre sum to zero: centre is their mean."""
+    return abs(np.sum(values - centre)) <= RELATIVE * len(values) * abs(centre)
+
+
+def _spread(values: np.ndarray, centre: float, scale: float) -> bool:
+    """Whether scale^2 (n - 1) is the sum of squared deviations from centre: scale is the
+    sample standard deviation."""
+    squares = np.sum((values - centre) ** 2)
+    return scale >= 0 and abs(scale**2 * (len(values) - 1) - squares) <= 2 * RELATIVE * squares
+
+
+def judge(values: np.ndarray, result: dict, quantity: str) -> list[str]:
+    """The problems with what the function returned for one list; [] when it is right."""
+    if "error" in result:
+        return [result["error"]]
+    summary = result.get("summary")
+    if summary is None or summary.shape != (4,):
+        shape = "nothing" if summary is None else f"an array of shape {summary.shape}"
+        return [f"return four numbers (mean, std, low, high); it returned {shape}"]
+    mean, std, low, high = (float(number) for number in summary)
+    n = len(values)
+    if quantity == "mean-std":
+        if not _centred(values, mean):
+            return [f"the mean {mean!r} is not the average of the values"]
+        if not _spread(values, mean, std):
+            return [f"the std {std!r} is not the sample standard deviation (divide by n - 1)"]
+        return []
+    centre, half_width = (low + high) / 2, (high - low) / 2
+    if not _centred(values, centre):
+        return [f"the interval ({low!r}, {high!r}) is not centred on the mean"]
+    if not _spread(values, centre, half_width * np.sqrt(n) / t_critical_95(n - 1)):
+        return [f"the interval ({low!r}, {high!r}) does not have the half-width "
+                "t_critical_95(n - 1) * std / sqrt(n)"]
+    return []
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, which is also the arguments of check("summary_check", ...)."""
+    parser = argparse.ArgumentParser(prog="python -m digitlab.course.summary_check",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--notebook", default=NOTEBOOK_04)
+    parser.add_argument("--quantity", choices=QUANTITIES, required=True)
+    parser.add_argument("--sizes", type=lambda t: [int(n) for n in t.split(",")],
+                        required=True, help="how many accuracies in each list, e.g. 2,7,40")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--seconds", type=float, default=CHILD_SECONDS,
+                        help="how long the student's code may run")
+    return parser
+
+
+def verdict(args: argparse.Namespace, notebook: str | Path,
+            open_box: OpenBox = plain_box) -> tuple[bool, str]:
+    """(passed, report) of the check that `args` describe, on the function in `notebook`."""
+    lists = draw_lists(args.sizes, args.seed)
+    results, reason = run_student(notebook, lists, args.seconds, open_box)
+    if results is None:
+        return False, f"FAILED: {reason}"
+    failures = [f"  {len(values)} accuracies: {problem}"
+                for values, result in zip(lists, results, strict=True)
+                for problem in judge(values, result, args.quantity)]
+    if failures:
+        return False, "\n".join([f"FAILED: {args.quantity} is wrong on the hidden lists:",
+                                 *failures])
+    return True, "PASSED"
+
+
+# The grader's run (digitlab.course.verify_outside) and the in-kernel command line.
+outside = functools.partial(judged_outside, parser, verdict)
+main = functools.partial(run_from_command_line, parser, verdict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

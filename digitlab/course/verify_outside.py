@@ -1,0 +1,166 @@
+"""Judge the hidden checks again outside the student's kernel, after the notebook has run.
+
+A hidden test cell calls `check("backward_check", ...)` (digitlab.course.hidden_check) in
+the student's kernel, where the student's own code may have replaced `check` or
+subprocess.run. VerifyOutsideKernel, an nbgrader preprocessor placed after execution in
+c.Autograde.autograde_preprocessors, runs each of those checks again from the grader's
+process:
+
+- the calls come from the cell's source as the instructor wrote it (from the gradebook,
+  read with ast: literal strings only), never from the student's notebook;
+- backward_check and summary_check run the student's code in a child process inside a
+  sandbox under the course's GradingLimits (digitlab.course.sandbox: as a grading user,
+  without network, like the kernel), never in the grader's process;
+- score_submission scores the submission.csv the student submitted, in the course's
+  submitted folder, never the autograded copy that the kernel could overwrite.
+
+A cell passes only if the kernel's run and the grader's run both pass. When the grader's
+fails, an error output that says so goes first in the cell's outputs, so nbgrader scores
+the cell 0 (it stops at the first output that is an error or a number). When the kernel's
+run passed and the grader's failed, the student's code changed the check in the kernel:
+that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading event.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from digitlab.course import backward_check, score_submission, summary_check
+from digitlab.course.hidden_check import CHECKS, NOT_CHECKED_HERE
+from digitlab.course.limits import GradingLimits
+from digitlab.course.records import PatchedCheck, report_event
+from digitlab.course.sandbox import Sandbox, sandbox
+
+PREFIX = "Checked by the grader outside your notebook: "
+# check name -> outside(arguments, submitted folder, open_box) -> (passed, report)
+OUTSIDE: dict[str, Callable[..., tuple[bool, str]]] = {
+    "backward_check": backward_check.outside,
+    "score_submission": score_submission.outside,
+    "summary_check": summary_check.outside,
+}
+assert set(OUTSIDE) == set(CHECKS), "every check the notebooks may call is judged here"
+
+
+def check_calls(source: str) -> list[tuple[str, list[str]]]:
+    """The (check name, arguments) of every `check(...)` call in a test cell's source.
+
+    Raises ValueError for a call whose arguments are not literal strings or that names an
+    unknown check: the grader could not repeat it, and the instructor must hear of it.
+    """
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "check":
+            values = [argument.value for argument in node.args
+                      if isinstance(argument, ast.Constant) and isinstance(argument.value, str)]
+            if node.keywords or len(values) != len(node.args) or not values \
+                    or values[0] not in OUTSIDE:
+                raise ValueError(f"line {node.lineno}: a hidden check must be "
+                                 f"check(NAME, 'ARGUMENT', ...) with NAME one of {CHECKS}")
+            calls.append((values[0], values[1:]))
+    return calls
+
+
+def ran_clean(cell: nbformat.NotebookNode) -> bool:
+    """Whether the kernel ran the cell and its run would score: no error, nothing on stderr,
+    and no check that said it could not judge in the notebook.
+
+    A student could print that phrase to escape the patched-check report, never the score:
+    the grader's verdict counts either way.
+    """
+    return cell.get("execution_count") is not None and not any(
+        output.output_type == "error"
+        or output.output_type == "stream" and (output.name == "stderr"
+                                               or NOT_CHECKED_HERE in output.text)
+        for output in cell.get("outputs", []))
+
+
+class VerifyOutsideKernel(NbGraderPreprocessor):
+    """Run each test cell's hidden checks from the grader and fail the cell if they fail."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        course = CourseDirectory(config=self.config)
+        # The configured submitted folder (perhaps a staged copy), not the autograded one.
+        folder = Path(course.format_path(course.submitted_directory, info["student"],
+                                         info["assignment"]))
+        notebook = f"{info['notebook']}.ipynb"
+        sources = self._test_sources(info)
+        verdicts = {}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type != "code" or grade_id not in sources:
+                continue
+            if grade_id not in verdicts:
+                try:
+                    calls = check_calls(sources[grade_id])
+                except (SyntaxError, ValueError) as error:
+                    raise ValueError(f"{notebook}, {grade_id}: {error}") from None
+                verdicts[grade_id] = self._judge(calls, folder) if calls else None
+            if verdicts[grade_id] is not None:
+                self._apply(cell, info["student"], notebook, grade_id, *verdicts[grade_id])
+        return nb, resources
+
+    @staticmethod
+    def _test_sources(info: dict) -> dict[str, str]:
+        """{grade id: source} of the notebook's graded code cells, from the gradebook."""
+        with Gradebook(info["db_url"]) as gradebook:
+            model = gradebook.find_notebook(info["notebook"], info["assignment"])
+            graded = {cell.name for cell in model.grade_cells}
+            return {cell.name: cell.source for cell in model.source_cells
+                    if cell.name in graded and cell.cell_type == "code"}
+
+    def _judge(self, calls: list[tuple[str, list[str]]], folder: Path) -> tuple[bool, str]:
+        """(passed, report) of a cell's calls, run in order; the first failure decides."""
+        reports = []
+        for name, arguments in calls:
+            try:
+                passed, report = OUTSIDE[name](arguments, folder, self._open_box)
+            except SystemExit:  # argparse refused the arguments the instructor wrote
+                raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
+            if not passed:
+                return False, report
+            reports.append(report)
+        return True, "\n".join(reports)
+
+    def _open_box(self) -> AbstractContextManager[Sandbox]:
+        """The box for the child that runs the student's code: a sandbox under the course's
+        GradingLimits (c.GradingLimits in nbgrader_config.py)."""
+        return sandbox(GradingLimits(parent=self))
+
+    def _apply(self, cell, student: str, notebook: str, grade_id: str, passed: bool,
+               report: str) -> None:
+        """Add the grader's verdict to the cell's outputs; report a patched check."""
+        if passed:
+            # The grader's pass does not undo the notebook's own failure (say, its process
+            # budget spent by the student's code): say so, or the feedback reads as a pass.
+            if any(output.output_type == "error" for output in cell.outputs):
+                report += " (the cell still fails: its run in your notebook failed, above)"
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
+                                                       text=f"{PREFIX}{report}\n"))
+            return
+        if ran_clean(cell):
+            detail = ("the check passed in the notebook but failed when the grader ran it: "
+                      + report.splitlines()[0])
+            self.log.warning("PATCHED CHECK: %s, %s, %s: %s", student, notebook, grade_id,
+                             detail)
+            report_event(PatchedCheck(notebook=notebook, grade_id=grade_id, detail=detail))
+        ename = "AssertionError"
+        # When the notebook's own run failed too, its error says why: one line here, of the
+        # same type, so the feedback and the class report (which sorts failures by the first
+        # error's type and counts the diagnoses) stay as they were before the grader ran.
+        errors = [output for output in cell.outputs if output.output_type == "error"]
+        if errors:
+            report = f"{report.splitlines()[0]} (and the notebook's own run failed, below)"
+            ename = errors[0].ename
+        cell.outputs.insert(0, nbformat.v4.new_output(
+            "error", ename=ename, evalue=PREFIX + report,
+            traceback=[f"{ename}: {PREFIX}{report}"]))
