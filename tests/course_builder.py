@@ -51,12 +51,13 @@ def grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def solution_lines(notebook: Path) -> list[str]:
-    """The code lines between BEGIN and END SOLUTION in a source notebook, comments left out."""
+def solution_lines(notebook: Path, marker: str = "SOLUTION") -> list[str]:
+    """The code lines between BEGIN and END SOLUTION (or another marker, such as HIDDEN
+    TESTS) in a source notebook, comments left out."""
     lines, inside = [], False
     for cell in nbformat.read(notebook, as_version=4).cells:
         for line in cell.source.splitlines():
-            if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+            if f"### BEGIN {marker}" in line or f"### END {marker}" in line:
                 inside = "BEGIN" in line
             elif inside and line.strip() and not line.strip().startswith("#"):
                 lines.append(line.strip())

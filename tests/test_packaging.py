@@ -40,15 +40,17 @@ def test_the_bundled_data_carries_no_competition_labels(wheel):
     assert len(arrays["labels"]) == len(arrays["images"]) == 4000
 
 
-def test_no_solution_line_is_in_the_wheel(wheel):
-    lines = [line for notebook in SOURCE.glob("*.ipynb") for line in solution_lines(notebook)]
+@pytest.mark.parametrize("marker", ["SOLUTION", "HIDDEN TESTS"])
+def test_no_solution_or_hidden_test_line_is_in_the_wheel(wheel, marker):
+    lines = [line for notebook in SOURCE.glob("*.ipynb")
+             for line in solution_lines(notebook, marker)]
     assert len(lines) >= 8  # backward's three lines and more: the search looks for something
     text = "\n".join(wheel.read(name).decode() for name in wheel.namelist()
                      if name.endswith(".py"))
     compact = text.replace(" ", "")
     for line in lines:
         assert line.replace(" ", "") not in compact, line
-    assert "BEGIN SOLUTION" not in text
+    assert f"BEGIN {marker}" not in text
 
 
 def test_the_core_imports_without_matplotlib_or_ipywidgets():

@@ -1,9 +1,8 @@
-"""The one call a hidden test cell makes: run a check of digitlab.course in a fresh process.
+"""The one call a hidden test makes: run a check of digitlab.course in a fresh process.
 
-    ### BEGIN HIDDEN TESTS
-    from digitlab.course.hidden_check import check
-    check("backward_check", "--quantity", "input", "--layers", "13x7,9x9", ...)
-    ### END HIDDEN TESTS
+The hidden part of a test cell (in the instructor's source notebook only) calls, say,
+
+    check("backward_check", "--quantity", QUANTITY, "--layers", LAYERS, ...)
 
 In the student's kernel, check runs `python -I -m digitlab.course.<name> ARGUMENTS` and
 fails the cell (AssertionError with the check's report) unless it exits with status 0. That
