@@ -44,6 +44,7 @@ from adversarial import (
 )
 from course_builder import ASSIGNMENT, KEY, copy_course, nbgrader, tree_digest
 from lab_browser import in_ci
+from summary_table import summary_problems, summary_rows
 
 from digitlab.course import gradebook
 from digitlab.course.records import read_records
@@ -107,29 +108,6 @@ def run(tmp_path_factory) -> Run:
                result.stdout, result.stderr, time.perf_counter() - start, before, files)
 
 
-def rows(run: Run) -> dict[str, str]:
-    """The summary table's first line of each student."""
-    return {line.split()[0]: line for line in run.out.splitlines()
-            if line.split() and line.split()[0] in STUDENTS}
-
-
-def problems(run: Run) -> dict[str, list[str]]:
-    """{student: the problems the summary names}: the end of the student's line and the
-    lines below it, which start at the problems column."""
-    lines = run.out.splitlines()
-    column = next(line for line in lines if line.startswith("student")).index("problems")
-    found, student = {}, None
-    for line in lines:
-        if line.split() and line.split()[0] in STUDENTS:
-            student = line.split()[0]
-            found[student] = [line[column:]] if line[column:].strip() else []
-        elif student and line[:column].isspace() and line[column:].strip():
-            found[student].append(line[column:])
-        else:
-            student = None
-    return found
-
-
 def outputs(run: Run, student: str, notebook: str) -> str:
     """Every output text of the student's autograded notebook, errors included."""
     cells = nbformat.read(run.course / "autograded" / student / ASSIGNMENT / notebook, 4).cells
@@ -165,7 +143,7 @@ def left_behind(course: Path) -> list[str]:
 
 def test_every_student_is_graded_in_bounded_time(run):
     assert run.status == 0, run.out + run.err[-3000:]
-    assert sorted(rows(run)) == sorted(STUDENTS), run.out
+    assert sorted(summary_rows(run.out, STUDENTS)) == sorted(STUDENTS), run.out
     count = len(STUDENTS)
     assert f"{count} students: {count} graded, 0 not graded." in run.out, run.out
     print(run.out)
@@ -180,14 +158,14 @@ def test_each_student_gets_exactly_the_points_it_deserves(run, student):
     notebooks = {f"{notebook.notebook}.ipynb": notebook for notebook in scores.notebooks}
     assert {name: notebook.score for name, notebook in notebooks.items()} == expected
     assert {name: notebook.max_score for name, notebook in notebooks.items()} == MAX_SCORES
-    assert rows(run)[student].split()[1:3] == [
+    assert summary_rows(run.out, STUDENTS)[student].split()[1:3] == [
         "graded", f"{sum(expected.values()):g}/{sum(MAX_SCORES.values()):g}"]
 
 
 @pytest.mark.parametrize("student", STUDENTS)
 def test_the_summary_and_the_record_name_the_problem(run, student):
     attack = run.attacks[student]
-    named = problems(run)[student]
+    named = summary_problems(run.out, STUDENTS)[student]
     text = "\n".join(named).lower()
     # The summary shows a few problems and says how many more `digitlab report` lists.
     more = re.search(r"and (\d+) more", text)

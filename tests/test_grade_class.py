@@ -46,6 +46,7 @@ from course_builder import (
 )
 from nbgrader.api import Gradebook
 from postgres_server import postgres_url  # noqa: F401 - the fixture, for PostgreSQL runs
+from summary_table import summary_problems, summary_rows
 
 from digitlab import cli
 from digitlab.course import gradebook
@@ -203,30 +204,6 @@ def run(request, class_course, tmp_path_factory) -> Run:
     return Run(course, db_url, status, out, err, before)
 
 
-def rows(run: Run) -> dict[str, str]:
-    """The summary table's first line of each student."""
-    return {line.split()[0]: line for line in run.out.splitlines()
-            if line.split() and line.split()[0] in STUDENTS}
-
-
-def problem_lines(run: Run) -> dict[str, list[str]]:
-    """{student: the problems the summary names}: the end of the student's line and the
-    lines below it, which start at the problems column."""
-    lines = run.out.splitlines()
-    column = lines[next(number for number, line in enumerate(lines)
-                        if line.startswith("student"))].index("problems")
-    found, student = {}, None
-    for line in lines:
-        if not line.strip():
-            student = None
-        elif line.split()[0] in STUDENTS:
-            student = line.split()[0]
-            found[student] = [line[column:]] if len(line) > column else []
-        elif student and line.startswith(" " * column):
-            found[student].append(line[column:])
-    return found
-
-
 def counts(db_url: str) -> dict[str, tuple[int, int]]:
     """{student: (submission rows, grade rows)} for the assignment, straight from SQL."""
     engine = sqlalchemy.create_engine(db_url)
@@ -246,7 +223,7 @@ def counts(db_url: str) -> dict[str, tuple[int, int]]:
 
 def test_the_run_finishes_with_a_line_per_student(run):
     assert run.status == 0, run.out
-    assert sorted(rows(run)) == STUDENTS
+    assert sorted(summary_rows(run.out, STUDENTS)) == STUDENTS
     assert "7 students: 5 graded, 2 not graded (asleep, hollow)" in run.out
     # The progress: one line per student (stderr is not a terminal here).
     assert [line.split("]")[0] for line in run.err.splitlines()] == [
@@ -259,12 +236,12 @@ def test_graded_students_get_their_points_per_notebook(run):
         notebooks = {notebook.notebook: notebook for notebook in scores[student].notebooks}
         assert {name: notebook.score for name, notebook in notebooks.items()} == expected
         assert {name: notebook.max_score for name, notebook in notebooks.items()} == MAX_SCORES
-        assert rows(run)[student].split()[1:3] == [
+        assert summary_rows(run.out, STUDENTS)[student].split()[1:3] == [
             "graded", f"{sum(expected.values()):g}/{sum(MAX_SCORES.values()):g}"]
 
 
 def test_the_summary_names_every_problem(run):
-    problems = problem_lines(run)
+    problems = summary_problems(run.out, STUDENTS)
     assert problems["missing"] == [f"{NOTEBOOKS[4]} was not submitted: graded as missing",
                                    "04-randomness: CPU time limit (killed after 60 s of CPU)"]
     assert problems["perfect"] == ["05-competition test-accuracy-85: patched check"]
@@ -302,7 +279,7 @@ def test_limit_hits_and_patched_checks_come_from_the_autograde_as_events(run):
 
 def test_invalid_files_are_left_out_of_a_staged_copy(run):
     records, _ = read_records(run.course, ASSIGNMENT)
-    assert records["corrupt"].notes == tuple(problem_lines(run)["corrupt"])
+    assert records["corrupt"].notes == tuple(summary_problems(run.out, STUDENTS)["corrupt"])
     assert records["missing"].notes == (f"{NOTEBOOKS[4]} was not submitted: graded as missing",)
     graded = run.course / "autograded" / "corrupt" / ASSIGNMENT
     assert sorted(path.name for path in graded.iterdir()) == sorted(
@@ -326,8 +303,8 @@ def test_failed_students_are_not_graded_and_say_why(run):
     assert records["hollow"].error == NOTHING and len(records["hollow"].notes) == 5
     assert records["asleep"].error.startswith(f"timed out: stopped after {TIMEOUT} s")
     assert TIMEOUT <= records["asleep"].seconds < TIMEOUT + 15
-    assert "NOT GRADED" in rows(run)["asleep"]
-    assert records["asleep"].error in rows(run)["asleep"]
+    assert "NOT GRADED" in summary_rows(run.out, STUDENTS)["asleep"]
+    assert records["asleep"].error in summary_rows(run.out, STUDENTS)["asleep"]
     # No half-written autograded folder passes for a graded one.
     assert not (run.course / "autograded" / "asleep" / ASSIGNMENT).exists()
     for student in GRADED:
