@@ -6,6 +6,7 @@ from notebook_factory import AVERAGED_BIAS, answer, release_answer, write_notebo
 from reference import ReferenceLinear
 
 from digitlab import check_layer, numerical_gradient
+from digitlab.gradcheck import compare_gradient
 from digitlab.student import NOTEBOOK_01, student_linear_class
 
 ASSIGNS_BIAS_AND_RETURNS = """\
@@ -265,3 +266,34 @@ def test_a_backward_that_wrecks_the_layer_is_reported_not_raised():
     assert not report.passed
     assert "backward changed self.weights" in report.problems[0]
     assert "grad_bias is a str, not an array of numbers" in row(report, "grad_bias").diagnosis
+
+
+def test_what_notebook_01_says_of_the_checker_is_what_it_does():
+    """The numbers the notebook quotes (the step h, the 60 sampled entries, the 1e-6 pass
+    mark) are the checker's own; change one and this names the prose to update."""
+    import inspect
+
+    import nbformat
+    from reference import SOURCE_NOTEBOOK_01
+
+    from digitlab.gradcheck import DEFAULT_THRESHOLD, STEP
+
+    prose = " ".join(cell.source for cell in nbformat.read(SOURCE_NOTEBOOK_01, as_version=4).cells
+                     if cell.cell_type == "markdown")
+    defaults = inspect.signature(check_layer).parameters
+    quoted = {  # the words in notebook 01 section 3: the value they must match
+        "$h = 10^{-5}$": STEP == 1e-5,
+        "more than 60 entries is checked on 60 of them": defaults["max_entries"].default == 60,
+        "PASS when it is at most $10^{-6}$": DEFAULT_THRESHOLD == defaults["threshold"].default
+        == 1e-6,
+    }
+    for words, true in quoted.items():
+        assert words in " ".join(prose.split()), f"notebook 01 no longer says {words!r}"
+        assert true, f"update notebook 01's section 3, which says {words!r}"
+
+
+def test_the_relative_error_is_the_largest_difference_over_the_largest_value():
+    check = compare_gradient("g", np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]), 1)
+
+    assert check.max_abs_difference == 1.0
+    assert check.relative_error == pytest.approx(1 / 3)
