@@ -392,8 +392,8 @@ def _suspects(probe, upstream) -> dict[str, dict[str, np.ndarray]]:
     On a square layer the input gradient computed with the weights untransposed has the
     right shape, so only its values can tell.
     """
-    weights = probe.weights
-    if weights.shape[0] != weights.shape[1]:
+    weights = getattr(probe, "weights", None)  # activations have none
+    if weights is None or weights.shape[0] != weights.shape[1]:
         return {}
     return {"input gradient": {
         "is grad @ self.weights, with the weights untransposed (a square layer hides this "
