@@ -49,9 +49,9 @@ def expect_assigned(layer, name: str, x: np.ndarray, upstream: np.ndarray) -> No
 
     A gradient that doubles was added to the previous one (+=) instead of assigned.
     """
-    first = np.array(getattr(layer, name), dtype=np.float64)
+    first = _gradient(layer, name)
     run_backward(layer, x, upstream)
-    second = np.array(getattr(layer, name), dtype=np.float64)
+    second = _gradient(layer, name)
     if doubled(first, second):
         raise PublicTestFailure(accumulation_problem(name))
     if not (first.shape == second.shape and np.allclose(first, second)):
@@ -77,6 +77,15 @@ def numerical_gradients(layer, x: np.ndarray, upstream: np.ndarray) -> dict[str,
     arrays = {"input gradient": x,
               **{f"grad_{name}": getattr(probe, name) for name in probe.parameter_names}}
     return {name: numerical_gradient(f, array) for name, array in arrays.items()}
+
+
+def _gradient(layer, name: str) -> np.ndarray:
+    """A float64 copy of the layer's gradient `name` (backward may change it in place)."""
+    value = getattr(layer, name, None)
+    if not isinstance(value, np.ndarray):
+        raise PublicTestFailure(f"self.{name} is a {type(value).__name__} after backward; it "
+                                "must be an array.")
+    return value.astype(np.float64)
 
 
 def expect_shape(name: str, actual, shape: tuple[int, ...]) -> None:
