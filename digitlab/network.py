@@ -65,6 +65,12 @@ def check_backward(layer, returned: np.ndarray | None) -> np.ndarray:
             f"{name}.backward returned None. It must return the gradient with respect to "
             f"its input, shape {layer.input.shape}. (See notebook 01.)"
         )
+    if isinstance(returned, (tuple, list)):
+        raise BackwardError(
+            f"{name}.backward returned a {type(returned).__name__}. It must return one array, "
+            f"the gradient with respect to its input, shape {layer.input.shape}, and set "
+            "the parameters' gradients as attributes. (See notebook 01.)"
+        )
     expected = {"input gradient (the return value)": (returned, layer.input.shape)}
     for parameter in layer.parameter_names:
         gradient = getattr(layer, "grad_" + parameter, None)

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from digitlab.data.splits import CLASSES, IMAGE_SIDE, PIXELS
@@ -460,3 +462,56 @@ def _add_notes(fig: Figure, notes: list[str]) -> None:
              bbox={"facecolor": "#FFF4DC", "edgecolor": WRONG, "boxstyle": "round"})
     # Constrained layout ignores figure text, so keep the axes above the box.
     fig.get_layout_engine().set(rect=(0, extra / height, 1, 1 - extra / height))
+
+
+# --- Diagrams of the lesson (notebook 01) ---------------------------------------------------
+
+FORWARD, BACKWARD = PALETTE[0], PALETTE[1]
+
+
+def linear_layer_diagram() -> Figure:
+    """One linear layer, forward (top row, left to right) and backward (bottom row, right to
+    left), with the shape of every array: x (N, in), W (in, out), b (1, out), output (N, out),
+    and the three gradients backward produces. Shapes only, no formula for a gradient.
+    """
+    fig = InlineFigure(figsize=(11, 5.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set(xlim=(0, 12.4), ylim=(-1.6, 6.1), aspect="equal")
+    ax.axis("off")
+    boxes = {  # name: (centre x, centre y, width, height, text, colour)
+        "x": (1.4, 4.3, 2.4, 1.1, "input x\n(N, in)", FORWARD),
+        "layer": (5.6, 2.9, 3.8, 3.8, "Linear layer\noutput = x W + b\n\nweights W  (in, out)\n"
+                  "bias b  (1, out)\n\nforward keeps x\nin self.input", "#000000"),
+        "output": (9.8, 4.3, 2.4, 1.1, "output\n(N, out)", FORWARD),
+        "loss": (11.75, 4.3, 1.0, 1.1, "loss\nL", "#000000"),
+        "grad": (9.8, 1.5, 2.4, 1.3, "grad = $\\partial L / \\partial$output\n(N, out)",
+                 BACKWARD),
+        "returned": (1.4, 1.5, 2.4, 1.3, "returned:\n$\\partial L / \\partial x$\n(N, in)",
+                     BACKWARD),
+        "grad_weights": (4.4, -0.75, 2.9, 1.3,
+                         "self.grad_weights\n$\\partial L / \\partial W$\n(in, out)", BACKWARD),
+        "grad_bias": (7.6, -0.75, 2.6, 1.3, "self.grad_bias\n$\\partial L / \\partial b$\n(1, out)",
+                      BACKWARD),
+    }
+    for x, y, width, height, text, colour in boxes.values():
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                    boxstyle="round,pad=0.05", facecolor="white",
+                                    edgecolor=colour, linewidth=2))
+        ax.text(x, y, text, ha="center", va="center", fontsize=10)
+    arrows = [  # (from, to, colour, line style): forward solid, backward dashed
+        ((2.65, 4.3), (3.65, 4.3), FORWARD, "-"), ((7.55, 4.3), (8.55, 4.3), FORWARD, "-"),
+        ((11.05, 4.3), (11.2, 4.3), FORWARD, "-"), ((11.75, 3.7), (11.05, 2.0), BACKWARD, "--"),
+        ((8.55, 1.5), (7.55, 1.5), BACKWARD, "--"), ((3.65, 1.5), (2.65, 1.5), BACKWARD, "--"),
+        ((5.0, 0.95), (4.6, 0.0), BACKWARD, "--"), ((6.5, 0.95), (7.3, 0.0), BACKWARD, "--"),
+    ]
+    for start, end, colour, style in arrows:
+        ax.annotate("", end, start, arrowprops={"arrowstyle": "-|>", "color": colour,
+                                                "linestyle": style, "linewidth": 2,
+                                                "mutation_scale": 18})
+    ax.legend(handles=[Line2D([], [], color=FORWARD, linewidth=2, label="forward(x): the output"),
+                       Line2D([], [], color=BACKWARD, linewidth=2, linestyle="--",
+                              label="backward(grad): the gradients")],
+              loc="upper left", frameon=False)
+    ax.set_title("One linear layer on a batch of N examples: forward (top) and backward "
+                 "(bottom), with every shape")
+    return fig

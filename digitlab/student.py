@@ -10,6 +10,7 @@ show it without a traceback.
 from __future__ import annotations
 
 import json
+import linecache
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,11 @@ def run_answer(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CELL_I
     """
     source = answer_source(notebook, grade_id)
     namespace = {"__name__": "notebook_01", **(names or {})}
+    filename = f"{notebook} (answer cell)"
+    # Registered so that the gradient checker can quote the line of the answer that raised.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     try:
-        exec(compile(source, f"{notebook} (answer cell)", "exec"), namespace)
+        exec(compile(source, filename, "exec"), namespace)
     except Exception as error:
         where = f" on line {error.lineno}" if isinstance(error, SyntaxError) else ""
         raise StudentCodeError(
@@ -99,12 +103,13 @@ def load_student_linear(notebook: str | Path = NOTEBOOK_01) -> type:
     linear = student_linear_class(notebook)
     for in_dim, out_dim in CHECK_SHAPES:
         try:
-            report = check_layer(linear(in_dim, out_dim, np.random.default_rng(0)), batch_size=3)
+            layer = linear(in_dim, out_dim, np.random.default_rng(0))
         except Exception as error:  # e.g. a broken __init__ the student added
             raise StudentCodeError(
                 f"Your Linear from {notebook} cannot be built as a {in_dim}->{out_dim} layer: "
                 f"{type(error).__name__}: {error}."
             ) from None
+        report = check_layer(layer, batch_size=3)  # reports a broken backward, never raises
         if not report.passed:
             raise StudentCodeError(_failure_message(notebook, report))
     return linear

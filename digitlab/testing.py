@@ -7,9 +7,57 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitlab.gradcheck import compare_gradient, float64_copy, numerical_gradient
+from digitlab.gradcheck import (
+    accumulation_problem,
+    compare_gradient,
+    doubled,
+    explain_backward_error,
+    float64_copy,
+    not_implemented_message,
+    numerical_gradient,
+)
 
 PUBLIC_PASS = "Public test passed. Hidden tests with other shapes and seeds run at grading."
+
+
+class PublicTestFailure(AssertionError):
+    """A public test failed; the message says what is wrong, with no traceback under it."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of printing a traceback: the frames of this module
+        # would only hide the message.
+        return [f"{type(self).__name__}: {self}"]
+
+
+def run_backward(layer, x: np.ndarray, upstream: np.ndarray):
+    """layer.forward(x) then layer.backward(upstream); returns what backward returns.
+
+    When backward raises, fails with the gradient checker's words for the mistake and the
+    line of the student's code that raised, instead of a traceback.
+    """
+    layer.forward(x)
+    try:
+        return layer.backward(upstream)
+    except NotImplementedError as error:
+        raise PublicTestFailure(not_implemented_message(error)) from None
+    except Exception as error:  # the student's bug, told in words
+        raise PublicTestFailure(explain_backward_error(error, layer)) from None
+
+
+def expect_assigned(layer, name: str, x: np.ndarray, upstream: np.ndarray) -> None:
+    """Run backward again on the same batch; fail unless gradient `name` comes out the same.
+
+    A gradient that doubles was added to the previous one (+=) instead of assigned.
+    """
+    first = _gradient(layer, name)
+    run_backward(layer, x, upstream)
+    second = _gradient(layer, name)
+    if doubled(first, second):
+        raise PublicTestFailure(accumulation_problem(name))
+    if not (first.shape == second.shape and np.allclose(first, second)):
+        raise PublicTestFailure(
+            f"{name} changed when backward ran a second time on the same batch. It must "
+            "be computed afresh from self.input and grad on every call.")
 
 
 def numerical_gradients(layer, x: np.ndarray, upstream: np.ndarray) -> dict[str, np.ndarray]:
@@ -31,25 +79,37 @@ def numerical_gradients(layer, x: np.ndarray, upstream: np.ndarray) -> dict[str,
     return {name: numerical_gradient(f, array) for name, array in arrays.items()}
 
 
+def _gradient(layer, name: str) -> np.ndarray:
+    """A float64 copy of the layer's gradient `name` (backward may change it in place)."""
+    value = getattr(layer, name, None)
+    if not isinstance(value, np.ndarray):
+        raise PublicTestFailure(f"self.{name} is a {type(value).__name__} after backward; it "
+                                "must be an array.")
+    return value.astype(np.float64)
+
+
 def expect_shape(name: str, actual, shape: tuple[int, ...]) -> None:
     """Fail with a sentence unless `actual` is an array of this shape."""
     if actual is None:
-        raise AssertionError(f"{name} is None: it must be an array of shape {shape}.")
+        raise PublicTestFailure(f"{name} is None: it must be an array of shape {shape}.")
+    if isinstance(actual, (tuple, list)):
+        raise PublicTestFailure(f"{name} is a {type(actual).__name__}: it must be one array "
+                                f"of shape {shape}.")
     if np.shape(actual) != shape:
-        raise AssertionError(f"{name} has shape {np.shape(actual)}; expected {shape}.")
+        raise PublicTestFailure(f"{name} has shape {np.shape(actual)}; expected {shape}.")
 
 
 def expect_gradient(name: str, actual, expected: np.ndarray, batch_size: int) -> None:
     """Fail unless `actual` matches the numerical gradient `expected`, showing both."""
     check = compare_gradient(name, actual, expected, batch_size)
     if not check.passed:
-        raise AssertionError(
+        raise PublicTestFailure(
             f"{name} is wrong.\n{check}\nexpected (numerical gradient):\n{_show(expected)}\n"
             f"yours:\n{_show(actual)}"
         )
 
 
 def _show(array) -> str:
-    if array is None:
-        return "None"
+    if array is None or isinstance(array, (tuple, list)):
+        return repr(array)
     return np.array2string(np.asarray(array), precision=4, suppress_small=True)

@@ -89,12 +89,18 @@ class SetsNoGradients(Linear):
         return grad @ self.weights.T
 
 
+class ReturnsATuple(ReferenceLinear):
+    def backward(self, grad):
+        return super().backward(grad), self.grad_weights, self.grad_bias
+
+
 @pytest.mark.parametrize(
     "linear, words",
     [
         (ReturnsNothing, "returned None"),
         (BiasOneDimensional, "grad_bias the shape (10,), expected (1, 10)"),
         (SetsNoGradients, "did not set grad_weights"),
+        (ReturnsATuple, "returned a tuple. It must return one array"),
     ],
 )
 def test_a_broken_backward_fails_at_once_with_a_message(linear, words):

@@ -280,3 +280,22 @@ def test_every_figure_saves_as_png_and_shows_inline_in_jupyter(rng):
         # Without pyplot, Jupyter shows a figure as a picture only through _repr_png_.
         assert fig._repr_png_().startswith(b"\x89PNG")
         assert png_bytes(fig).startswith(b"\x89PNG")
+
+
+def test_the_linear_layer_diagram_shows_every_array_with_its_shape():
+    """Forward and backward of one layer: each array and each gradient named with its shape,
+    forward and backward told apart by line style as well as colour."""
+    from digitlab.plots import linear_layer_diagram
+
+    fig = linear_layer_diagram()
+
+    texts = [" ".join(text.get_text().split()) for text in fig.axes[0].texts]
+    for array, shape in [("input x", "(N, in)"), ("weights W", "(in, out)"),
+                         ("bias b", "(1, out)"), ("output", "(N, out)"),
+                         ("\\partial$output", "(N, out)"), ("\\partial x$", "(N, in)"),
+                         ("self.grad_weights", "(in, out)"), ("self.grad_bias", "(1, out)")]:
+        assert any(array in text and shape in text for text in texts), (array, texts)
+    styles = {line.get_linestyle() for line in fig.axes[0].get_legend().get_lines()}
+    assert len(styles) == 2
+    assert "forward" in fig.axes[0].get_title() and "backward" in fig.axes[0].get_title()
+    assert png_bytes(fig).startswith(b"\x89PNG")

@@ -74,6 +74,10 @@ BROKEN = {
                                  "    def __init__(self, sizes):\n"
                                  "        super().__init__(*sizes)\n"),
                           ["cannot be built as a 6->4 layer: TypeError"]),
+    "returns a tuple": (_saved(answer(AVERAGED_BIAS.replace(
+                            "return grad @ self.weights.T",
+                            "return grad @ self.weights.T, self.grad_weights"))),
+                        ["fails the gradient check", "backward returned a tuple of 2 items"]),
     "wrong backward": (_saved(answer(AVERAGED_BIAS)),
                        ["fails the gradient check", "Fix it there, save",
                         "Gradient check of Linear(6 -> 4) on a batch of 3", "FAIL",
