@@ -108,6 +108,17 @@ def first_layer_fraction(history: History) -> str:
     return f"1/{round(rms[-1] / rms[0], -1):.0f}"
 
 
+def last_epoch_rms_above_layer_1(history: History) -> tuple[float, float]:
+    """The smallest and largest last-epoch RMS gradient of layers 2 on, over layer 1's."""
+    rms = np.array(history.grad_rms[-1])
+    return rms[1:].min() / rms[0], rms[1:].max() / rms[0]
+
+
+def blank_pixels() -> np.ndarray:
+    """(784,) bool: the pixels that are 0 in every training image."""
+    return ~(digitlab.load_digits().train.images > 0).any(axis=0)
+
+
 def weights(in_dim: int, out_dim: int) -> int:
     return in_dim * out_dim
 
@@ -210,6 +221,10 @@ QUOTES = [
           lambda: f"{weights(PIXELS, 16) / weights(16, CLASSES):.0f}"),
     Quote(NB03, "lie within a factor of {} of each other in the first epoch",
           lambda: f"{max(run(RELU_5).grad_rms[0]) / min(run(RELU_5).grad_rms[0]):.1f}"),
+    Quote(NB03, "layer 1's settles about {} to {} times below the others'",
+          lambda: tuple(f"{ratio:.0f}" for ratio in last_epoch_rms_above_layer_1(run(RELU_5)))),
+    Quote(NB03, "and {} of the {} pixels ({}) are 0 in every training image",
+          lambda: (str(blank_pixels().sum()), str(PIXELS), f"{blank_pixels().mean():.0%}")),
     Quote(NB03, "the network reaches {} instead of about {}",
           lambda: (final(run(RELU_5)), about_percent(run(SIGMOID_5).final_validation_accuracy,
                                                      10))),
