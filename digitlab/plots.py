@@ -1,5 +1,9 @@
-"""Figures from Histories and predictions: learning curves, run overlays, gradient norms
-(lines or heatmap), seed spread, digit galleries and confusion matrices.
+"""Figures from Histories and predictions: learning curves, run overlays, RMS gradients per
+weight (lines or heatmap), the activations and their slopes, the backpropagation chain, seed
+spread, digit galleries and confusion matrices.
+
+Curves never mislead by their scale: accuracy runs from 0 to 100% with a labelled chance
+line, and loss is drawn on a log axis.
 
 This is the only module that imports matplotlib. Every function returns a new
 matplotlib.figure.Figure built without pyplot: no global state, nothing to close, and it
