@@ -15,8 +15,13 @@ class History:
 
     train_loss, train_accuracy: mean over the epoch's minibatches, as seen while training.
     validation_loss, validation_accuracy: on the whole validation part after the epoch.
-    grad_norms: one row per epoch, one entry per linear layer (input side first): the
-        mean over the epoch's minibatches of the Frobenius norm of grad_weights.
+    grad_rms: one row per epoch, one entry per linear layer (input side first): the root
+        mean square of grad_weights' entries, sqrt(mean(grad_weights ** 2)), averaged over
+        the epoch's minibatches. A figure per weight, so layers of different sizes (784 x 16
+        and 16 x 10) compare directly, which a norm of the whole matrix would not allow.
+    dead_relus: one row per epoch, one entry per hidden ReLU layer (input side first): the
+        fraction of its units that output 0 for every validation image after the epoch
+        (see digitlab.dead_relus). Rows are empty for a sigmoid network.
     notes: plain sentences about anything the run noticed, such as a collapse.
     stopped_early: True when a callback stopped the run before max_epochs.
     """
@@ -26,7 +31,8 @@ class History:
     train_accuracy: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
     validation_accuracy: list[float] = field(default_factory=list)
-    grad_norms: list[list[float]] = field(default_factory=list)
+    grad_rms: list[list[float]] = field(default_factory=list)
+    dead_relus: list[list[float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stopped_early: bool = False
 

@@ -1,5 +1,9 @@
-"""Figures from Histories and predictions: learning curves, run overlays, gradient norms
-(lines or heatmap), seed spread, digit galleries and confusion matrices.
+"""Figures from Histories and predictions: learning curves, run overlays, RMS gradients per
+weight (lines or heatmap), the activations and their slopes, the backpropagation chain, seed
+spread, digit galleries and confusion matrices.
+
+Curves never mislead by their scale: accuracy runs from 0 to 100% with a labelled chance
+line, and loss is drawn on a log axis.
 
 This is the only module that imports matplotlib. Every function returns a new
 matplotlib.figure.Figure built without pyplot: no global state, nothing to close, and it
@@ -20,10 +24,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from digitlab.data.splits import CLASSES, IMAGE_SIDE, PIXELS
 from digitlab.history import History
+from digitlab.layers import ReLU, Sigmoid
 from digitlab.metrics import as_digits, confusion_counts
 from digitlab.settings import TrainingSettings
 
@@ -36,6 +41,10 @@ _SERIES_STYLES = {
     "marker": ["o", "s", "^", "D", "v", "P", "X", "*"],
 }
 METRICS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy")
+CHANCE = 1 / CLASSES  # the accuracy of guessing one digit for every image
+GRADIENT_MEASURE = "RMS gradient per weight"
+_GRADIENT_TITLE = (f"{GRADIENT_MEASURE}, sqrt(mean(grad_weights²)), per layer\n"
+                   "(mean over each epoch's minibatches)")
 
 
 class InlineFigure(Figure):
@@ -62,7 +71,8 @@ def describe_settings(settings: TrainingSettings) -> str:
 
 
 def learning_curves(history: History) -> Figure:
-    """Loss (left) and accuracy (right) per epoch, train against validation.
+    """Loss (left, log axis) and accuracy (right, 0-100% with the chance line) per epoch,
+    train against validation.
 
     The title states the settings. The history's notes (such as a collapse) and an early
     stop are printed under the plots, so they travel with the figure.
@@ -73,6 +83,7 @@ def learning_curves(history: History) -> Figure:
         _epoch_axes(ax, quantity)
         for part in ("train", "validation"):
             _plot_epochs(ax, getattr(history, f"{part}_{quantity}"), part)
+        _honest_scale(ax, quantity)
         ax.set_title(quantity.capitalize())
         ax.legend()
     fig.suptitle(describe_settings(history.settings))
@@ -91,7 +102,8 @@ def compare_runs(
     metric: str = "validation_accuracy",
     labels: Sequence[str] | None = None,
 ) -> Figure:
-    """One metric of several runs on one axes.
+    """One metric of several runs on one axes: accuracy on 0-100% with the chance line, loss
+    on a log axis, so that neither a jitter at chance nor one huge loss misleads.
 
     metric: one of METRICS. labels: one per history; by default, the settings in which the
     runs differ (e.g. "step 0.0001", "step 5"), while the title states those they share.
@@ -135,51 +147,161 @@ def compare_curves(
     return fig
 
 
-def gradient_norms(history: History) -> Figure:
-    """Each linear layer's gradient norm per epoch, on a log axis.
+def gradient_rms(history: History) -> Figure:
+    """Each linear layer's RMS gradient per weight, per epoch, on a log axis.
 
-    history.grad_norms: (epochs, linear layers), input side first. Vanishing gradients,
-    as in a deep sigmoid network, show as lines far apart: the input side learns slowest.
+    history.grad_rms: (epochs, linear layers), input side first: sqrt(mean(grad_weights**2))
+    of each layer, so a 784 x 16 layer and a 16 x 10 layer compare. Vanishing gradients, as
+    in a deep sigmoid network, show as lines far apart: the input side learns slowest.
     """
     _check_histories([history])
-    norms = np.array(history.grad_norms)
+    rms = np.array(history.grad_rms)
     fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
-    _epoch_axes(ax, "gradient norm of the weights")
+    _epoch_axes(ax, f"{GRADIENT_MEASURE} (log scale)")
     ax.set_yscale("log")
-    layers = norms.shape[1]
-    for index, layer_norms in enumerate(norms.T):
-        _plot_epochs(ax, layer_norms, _layer_name(index, layers))
-    ax.set_title(_title("Gradient norm per layer (mean over each epoch's minibatches)",
-                        [describe_settings(history.settings)]))
+    layers = rms.shape[1]
+    for index, layer_rms in enumerate(rms.T):
+        _plot_epochs(ax, layer_rms, _layer_name(index, layers))
+    ax.set_title(_title(_GRADIENT_TITLE, [describe_settings(history.settings)]))
     _legend_outside(ax)
     return fig
 
 
-def gradient_norm_heatmap(history: History) -> Figure:
-    """Each linear layer's gradient norm per epoch as a heatmap of log10(norm).
+def gradient_rms_heatmap(history: History) -> Figure:
+    """Each linear layer's RMS gradient per weight, per epoch, as a heatmap of log10(RMS).
 
-    history.grad_norms: (epochs, linear layers), input side first. Rows are layers (input
+    history.grad_rms: (epochs, linear layers), input side first. Rows are layers (input
     side at the top), columns epochs. A vanishing gradient shows as rows that are far
     darker than the output layer's. The colour map (viridis) also reads in greyscale, and
     the colour bar gives the scale in powers of ten.
     """
     _check_histories([history])
-    norms = np.array(history.grad_norms)
+    rms = np.array(history.grad_rms)
     # log10 of 0 (a layer with dead units only) would be -inf; the smallest float is clearer.
-    logs = np.log10(np.maximum(norms, np.finfo(float).tiny)).T
-    epochs, layers = norms.shape
+    logs = np.log10(np.maximum(rms, np.finfo(float).tiny)).T
+    epochs, layers = rms.shape
     fig = InlineFigure(figsize=(8.5, 1.2 + 0.45 * layers), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(logs, cmap="viridis", aspect="auto", interpolation="nearest",
                       extent=(0.5, epochs + 0.5, layers - 0.5, -0.5))
-    fig.colorbar(image, ax=ax, label="log10 gradient norm")
+    fig.colorbar(image, ax=ax, label=f"log10 {GRADIENT_MEASURE}")
     ax.set_yticks(range(layers), [_layer_name(index, layers) for index in range(layers)])
     ax.set_xlabel("epoch")
     ax.set_ylabel("linear layer")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(_title("Gradient norm per layer (mean over each epoch's minibatches)",
-                        [describe_settings(history.settings)]))
+    ax.set_title(_title(_GRADIENT_TITLE, [describe_settings(history.settings)]))
+    return fig
+
+
+def activation_slopes(reach: float = 4.0) -> Figure:
+    """σ and ReLU (left) and their slopes σ′ and ReLU′ (right) for z from -reach to reach.
+
+    The values come from the package's own Sigmoid and ReLU layers: forward(z), then the
+    backward of ones, which is the slope. The right panel marks σ′'s largest value, 1/4
+    at z = 0, the bound behind a deep sigmoid network's vanishing gradient.
+    """
+    if not reach > 0:
+        raise ValueError(f"reach must be a positive number (the largest |z| drawn); "
+                         f"got {reach!r}.")
+    z = np.linspace(-reach, reach, 801)[np.newaxis, :]  # (1, 801): one example, 801 units
+    fig = InlineFigure(figsize=(10, 4), layout="constrained")
+    values, slopes = fig.subplots(1, 2)
+    for ax in (values, slopes):
+        ax.set_prop_cycle(**_SERIES_STYLES)
+        ax.set_xlabel("z, the unit's input")
+        ax.grid(alpha=0.3)
+    for layer, name in ((Sigmoid(), "σ"), (ReLU(), "ReLU")):
+        values.plot(z[0], layer.forward(z)[0], label=f"{name}(z)", markevery=100)
+        slopes.plot(z[0], layer.backward(np.ones_like(z))[0], label=f"{name}′(z)",
+                    markevery=100)
+    values.set_ylim(-0.2, 2.2)  # ReLU keeps rising; the sigmoid's whole range is 0 to 1
+    values.set(ylabel="activation", title="The activations")
+    slopes.set_ylim(-0.05, 1.1)
+    slopes.axhline(0.25, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2,
+                   label="1/4, the largest σ′")
+    slopes.set(ylabel="slope, d activation / dz", title="Their slopes: the factors backward "
+                                                        "multiplies by")
+    for ax in (values, slopes):
+        ax.legend(loc="upper left")
+    fig.suptitle("Sigmoid and ReLU: σ′ ≤ 1/4 everywhere, ReLU′ is 1 wherever the unit is "
+                 "active and 0 elsewhere")
+    return fig
+
+
+def backprop_chain(settings: TrainingSettings,
+                   grad_rms: Sequence[float] | None = None) -> Figure:
+    """The network of `settings` as a chain of boxes, showing where backpropagation
+    multiplies.
+
+    The forward pass runs left to right along the top row. The error signal δ runs back
+    along the bottom row: each activation multiplies it elementwise by its slope (σ′ ≤ 1/4,
+    or ReLU′, 0 or 1), and each linear layer k takes its weight gradient a_(k-1)ᵀ δ_k and
+    passes δ_k W_kᵀ down. grad_rms: one figure per linear layer (input side first), such
+    as a History's grad_rms[0], written under each layer.
+    """
+    sizes = [PIXELS] + [settings.width] * (settings.num_layers - 1) + [CLASSES]
+    layers = settings.num_layers
+    if grad_rms is not None and len(grad_rms) != layers:
+        raise ValueError(f"Give one RMS gradient per linear layer: {len(grad_rms)} for "
+                         f"{layers} layers.")
+    slope = ("σ′(z) ≤ 1/4" if settings.activation == "sigmoid" else "ReLU′(z): 0 or 1")
+    symbol = "σ" if settings.activation == "sigmoid" else "ReLU"
+    boxes = [("input x", f"(N, {PIXELS})", None)]
+    for k in range(1, layers + 1):
+        boxes.append((f"Linear {k}", f"W{k}: {sizes[k - 1]}×{sizes[k]}", k))
+        if k < layers:
+            boxes.append((symbol, f"(N, {sizes[k]})", None))
+    boxes.append(("softmax +", "cross-entropy", None))
+
+    fig = InlineFigure(figsize=(1.25 * len(boxes) + 0.5, 4.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.set_xlim(-0.6, len(boxes) - 0.4)
+    ax.set_ylim(-2.9, 1.1)
+    arrow = {"arrowstyle": "-|>", "color": "black", "linewidth": 1.2}
+    for x, (name, shape, k) in enumerate(boxes):
+        linear = k is not None
+        ax.text(x, 0, f"{name}\n{shape}", ha="center", va="center", fontsize=9,
+                fontweight="bold" if linear else "normal",
+                bbox={"boxstyle": "round,pad=0.4", "linewidth": 1.2,
+                      "facecolor": "#DCEBF7" if linear else "white",
+                      "edgecolor": PALETTE[0] if linear else "0.3"})
+        if x:
+            ax.annotate("", xy=(x - 0.42, 0), xytext=(x - 0.58, 0), arrowprops=arrow)
+            ax.annotate("", xy=(x - 0.8, -1.2), xytext=(x - 0.2, -1.2),
+                        arrowprops=arrow | {"color": WRONG})
+        if linear:
+            note = f"∂L/∂W{k} = a{k - 1}ᵀ δ{k}"
+            if k > 1:
+                note += f"\npasses δ{k} W{k}ᵀ down"
+            if grad_rms is not None:
+                note += f"\nRMS {grad_rms[k - 1]:.1e}"
+            ax.text(x, -1.55, note, ha="center", va="top", fontsize=8.5)
+        elif name == symbol:
+            ax.text(x, -1.55, f"× {slope}", ha="center", va="top", fontsize=8.5,
+                    color=WRONG, fontweight="bold")
+    ax.text(-0.5, 0.75, f"forward: a0 = x, zk = a(k-1) Wk + bk, ak = {symbol}(zk)",
+            fontsize=9, va="center")
+    ax.text(-0.5, -0.9, "backward: the error signal δk = ∂L/∂zk at each linear layer's "
+            "output, from the loss down to layer 1", fontsize=9, va="center", color=WRONG)
+    hidden = layers - 1
+    summary = (f"From the loss to layer 1, δ is multiplied by {hidden} matrices Wᵀ and "
+               f"{hidden} slopes {slope.split(':')[0].split(' ≤')[0]}.")
+    if settings.activation == "sigmoid":
+        power = str(hidden).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        summary += (f" The slopes alone are at most (1/4){power} = {0.25 ** hidden:.2g}; "
+                    "the Wᵀ factors can shrink or grow δ further, so that bound is on the "
+                    "slopes, not on the whole gradient.")
+    else:
+        summary += (" Through active units the slopes are 1, so δ keeps its size there and "
+                    "the Wᵀ factors decide; a dead unit passes nothing.")
+    ax.text(-0.5, -2.85, textwrap.fill(summary, width=int(14 * len(boxes))), fontsize=9,
+            va="bottom")
+    ax.set_title(_title("Backpropagation through the chain: where the factors multiply",
+                        [describe_settings(settings)]
+                        + (["RMS gradient per weight in epoch 1"]
+                           if grad_rms is not None else [])))
     return fig
 
 
@@ -423,10 +545,39 @@ def _epoch_axes(ax: Axes, quantity: str) -> None:
 
 
 def _draw_runs(ax: Axes, histories: list[History], metric: str, labels: Sequence[str]) -> None:
-    """One line per history of `metric` on ax, labelled."""
+    """One line per history of `metric` on ax, labelled, on an honest scale."""
     _epoch_axes(ax, metric)
     for history, label in zip(histories, labels, strict=True):
         _plot_epochs(ax, getattr(history, metric), label)
+    _honest_scale(ax, metric)
+
+
+def _honest_scale(ax: Axes, quantity: str) -> None:
+    """Accuracy on the whole 0-100% range with a labelled chance line, so that a collapsed
+    run jittering between 9% and 11% looks flat, as it is; loss on a log axis, so that one
+    run's huge first epoch (25 at step 10) does not flatten every other line.
+    """
+    if quantity.endswith("accuracy"):
+        ax.set_ylim(0, 1)
+        ax.axhline(CHANCE, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2,
+                   label=f"chance ({CHANCE:.0%})")
+    else:
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{ax.get_ylabel()} (log scale)")
+        _plain_log_labels(ax)
+
+
+def _plain_log_labels(ax: Axes) -> None:
+    """Label ax's log y axis 0.5, 1, 2 rather than 5×10⁻¹, 10⁰, 2×10⁰: every power of ten,
+    and 2, 3 and 5 times one when matplotlib would label minor ticks (few decades shown)."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    chooser = ax.yaxis.get_minor_formatter()
+
+    def minor(value: float, position: int) -> str:
+        leading = round(value / 10 ** math.floor(math.log10(value)))
+        return f"{value:g}" if leading in (2, 3, 5) and chooser(value, position) else ""
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _plot_epochs(ax: Axes, values: Sequence[float], label: str, *,

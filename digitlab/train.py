@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from digitlab.data.splits import DigitData
+from digitlab.dead_relus import dead_relu_fractions, dead_units
 from digitlab.history import History
 from digitlab.layers import Linear, ReLU, SoftmaxCrossEntropy
 from digitlab.network import Network, build_network
@@ -56,7 +57,7 @@ def train(
         for epoch in range(1, settings.max_epochs + 1):
             order = shuffle_rng.permutation(len(labels))
             loss_sum = correct = 0.0
-            grad_norm_sums = np.zeros(len(network.linear_layers))
+            grad_rms_sums = np.zeros(len(network.linear_layers))
             for batch, start in enumerate(batch_starts, 1):
                 rows = order[start:start + settings.batch_size]
                 x, y = images[rows], labels[rows]
@@ -74,15 +75,16 @@ def train(
                 for index, layer in enumerate(network.linear_layers):
                     layer.weights -= settings.step_size * layer.grad_weights
                     layer.bias -= settings.step_size * layer.grad_bias
-                    # vdot is the squared Frobenius norm without a temporary array.
-                    grad_norm_sums[index] += np.sqrt(np.vdot(layer.grad_weights,
-                                                             layer.grad_weights))
+                    # vdot is the sum of squares without a temporary array.
+                    grad_rms_sums[index] += np.sqrt(np.vdot(layer.grad_weights,
+                                                            layer.grad_weights)
+                                                    / layer.grad_weights.size)
                 loss_sum += batch_loss * len(y)
                 correct += np.count_nonzero(logits.argmax(axis=1) == y)
             predictions = _record_epoch(history, network, loss, data,
                                         train_loss=loss_sum / len(labels),
                                         train_accuracy=correct / len(labels),
-                                        grad_norms=grad_norm_sums / len(batch_starts))
+                                        grad_rms=grad_rms_sums / len(batch_starts))
             if not collapse_noted and (collapse := describe_collapse(network, predictions)):
                 history.notes.append(f"Epoch {epoch}: {collapse}")
                 collapse_noted = True
@@ -97,7 +99,7 @@ def train(
 
 def _record_epoch(
     history: History, network: Network, loss: SoftmaxCrossEntropy, data: DigitData,
-    *, train_loss: float, train_accuracy: float, grad_norms: np.ndarray,
+    *, train_loss: float, train_accuracy: float, grad_rms: np.ndarray,
 ) -> np.ndarray:
     """Evaluate on the validation part and append one epoch's figures to the history.
 
@@ -111,7 +113,8 @@ def _record_epoch(
     history.validation_accuracy.append(
         float(np.mean(predictions == data.validation.labels))
     )
-    history.grad_norms.append(grad_norms.tolist())
+    history.grad_rms.append(grad_rms.tolist())
+    history.dead_relus.append(dead_relu_fractions(network))  # of the validation pass above
     return predictions
 
 
@@ -126,7 +129,7 @@ def describe_collapse(network: Network, predictions: np.ndarray) -> str | None:
     relus = [layer for layer in network.layers if isinstance(layer, ReLU)]
     if not relus or np.any(predictions != predictions[0]):
         return None
-    dead_counts = [int(np.count_nonzero(~relu.active.any(axis=0))) for relu in relus]
+    dead_counts = [int(np.count_nonzero(dead_units(relu.active))) for relu in relus]
     worst = int(np.argmax(dead_counts))
     units = relus[worst].active.shape[1]
     if dead_counts[worst] * 2 < units:

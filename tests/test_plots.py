@@ -8,14 +8,16 @@ from reference import ReferenceLinear
 
 from digitlab import History, TrainingSettings, train
 from digitlab.plots import (
+    activation_slopes,
+    backprop_chain,
     compare_curves,
     compare_runs,
     confusion_matrix,
     describe_settings,
     digit_gallery,
     final_accuracies,
-    gradient_norm_heatmap,
-    gradient_norms,
+    gradient_rms,
+    gradient_rms_heatmap,
     learning_curves,
     png_bytes,
     seed_spread,
@@ -33,7 +35,7 @@ def make_history(rng: np.random.Generator, epochs: int = 6, **changes) -> Histor
         settings,
         train_loss=series(), train_accuracy=series(),
         validation_loss=series(), validation_accuracy=series(),
-        grad_norms=rng.uniform(1e-4, 1, (epochs, settings.num_layers)).tolist(),
+        grad_rms=rng.uniform(1e-4, 1, (epochs, settings.num_layers)).tolist(),
     )
 
 
@@ -42,8 +44,25 @@ def rng():
     return np.random.default_rng(0)
 
 
+CHANCE_LABEL = "chance (10%)"
+
+
 def lines_by_label(ax):
-    return {line.get_label(): line for line in ax.get_lines()}
+    """The lines of the runs drawn on ax, by label, without the chance line."""
+    return {line.get_label(): line for line in ax.get_lines()
+            if line.get_label() != CHANCE_LABEL}
+
+
+def assert_honest_scale(ax, quantity):
+    """Accuracy from 0 to 100% with a horizontal chance line at 10%; loss on a log axis."""
+    if quantity.endswith("accuracy"):
+        assert ax.get_ylim() == (0, 1)
+        (chance,) = [line for line in ax.get_lines() if line.get_label() == CHANCE_LABEL]
+        np.testing.assert_array_equal(chance.get_ydata(), [0.1, 0.1])
+        assert ax.get_yscale() == "linear"
+    else:
+        assert ax.get_yscale() == "log"
+        assert ax.get_ylabel().endswith("(log scale)")
 
 
 def legend_labels(ax):
@@ -66,7 +85,8 @@ def test_learning_curves_draw_the_train_and_validation_lists_per_epoch(rng):
         for part, line in lines.items():
             np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4, 5, 6])
             np.testing.assert_array_equal(line.get_ydata(), getattr(history, f"{part}_{quantity}"))
-        assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == quantity
+        assert ax.get_xlabel() == "epoch" and ax.get_ylabel().startswith(quantity)
+        assert_honest_scale(ax, quantity)
     assert fig.get_suptitle() == "2 layers x 16, relu, step 0.1, batch 32, seed 0"
     assert [text.get_text() for text in fig.texts] == [fig.get_suptitle()]  # no note box
 
@@ -94,14 +114,16 @@ def test_compare_runs_labels_each_run_by_the_settings_that_differ(rng):
     for history, line in zip(histories, ax.get_lines(), strict=True):
         np.testing.assert_array_equal(line.get_ydata(), history.train_loss)
     assert ax.get_title() == "Train loss\n2 layers x 16, relu, batch 32, seed 0"
-    assert ax.get_ylabel() == "train loss"
+    assert ax.get_ylabel() == "train loss (log scale)"
+    assert_honest_scale(ax, "train_loss")
 
 
 def test_compare_runs_takes_given_labels_and_names_identical_runs_by_number(rng):
     histories = [make_history(rng), make_history(rng)]
-    assert legend_labels(compare_runs(histories).axes[0]) == ["run 1", "run 2"]
+    assert legend_labels(compare_runs(histories).axes[0]) == ["run 1", "run 2", CHANCE_LABEL]
     fig = compare_runs(histories, labels=["mine", "theirs"])
-    assert legend_labels(fig.axes[0]) == ["mine", "theirs"]
+    assert legend_labels(fig.axes[0]) == ["mine", "theirs", CHANCE_LABEL]
+    assert_honest_scale(fig.axes[0], "validation_accuracy")
     with pytest.raises(ValueError, match="one label per history: 1 labels for 2"):
         compare_runs(histories, labels=["mine"])
 
@@ -111,49 +133,106 @@ def test_compare_curves_overlay_each_run_on_one_axes_per_metric(rng):
     fig = compare_curves(histories)
     loss_ax, accuracy_ax = fig.axes
     for ax, metric in ((loss_ax, "train_loss"), (accuracy_ax, "validation_accuracy")):
-        assert [line.get_label() for line in ax.get_lines()] == [
-            "step 0.0001", "step 0.01", "step 5"]
-        for history, line in zip(histories, ax.get_lines(), strict=True):
+        runs = lines_by_label(ax)
+        assert list(runs) == ["step 0.0001", "step 0.01", "step 5"]
+        for history, line in zip(histories, runs.values(), strict=True):
             np.testing.assert_array_equal(line.get_ydata(), getattr(history, metric))
-        assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", metric.replace("_", " "))
-        styles = {(line.get_linestyle(), line.get_marker()) for line in ax.get_lines()}
+        assert ax.get_xlabel() == "epoch"
+        assert ax.get_ylabel().startswith(metric.replace("_", " "))
+        assert_honest_scale(ax, metric)
+        styles = {(line.get_linestyle(), line.get_marker()) for line in runs.values()}
         assert len(styles) == 3
-    assert legend_labels(accuracy_ax) == ["step 0.0001", "step 0.01", "step 5"]
+    assert legend_labels(accuracy_ax) == ["step 0.0001", "step 0.01", "step 5", CHANCE_LABEL]
     assert loss_ax.get_legend() is None  # one legend for both axes
     assert fig.get_suptitle() == "3 runs\n2 layers x 16, relu, batch 32, seed 0"
     with pytest.raises(ValueError, match="metric must be one of"):
         compare_curves(histories, metrics=["loss"])
 
 
-def test_the_gradient_heatmap_shows_log10_norms_layers_by_epochs(rng):
+def test_the_gradient_heatmap_shows_log10_rms_layers_by_epochs(rng):
     history = make_history(rng, epochs=4, num_layers=3, activation="sigmoid")
-    history.grad_norms[0][0] = 0.0  # a layer of dead units: shown, not an error
-    fig = gradient_norm_heatmap(history)
+    history.grad_rms[0][0] = 0.0  # a layer of dead units: shown, not an error
+    fig = gradient_rms_heatmap(history)
     ax = fig.axes[0]
     (heatmap,) = ax.get_images()
     logs = np.asarray(heatmap.get_array())
-    norms = np.array(history.grad_norms)
+    rms = np.array(history.grad_rms)
     assert logs.shape == (3, 4)  # layers x epochs
-    np.testing.assert_allclose(logs[:, 1:], np.log10(norms[1:].T))
+    np.testing.assert_allclose(logs[:, 1:], np.log10(rms[1:].T))
     assert np.isfinite(logs[0, 0]) and logs[0, 0] < -300
     assert [label.get_text() for label in ax.get_yticklabels()] == [
         "layer 1 (input side)", "layer 2", "layer 3 (output)"]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "linear layer")
-    assert fig.axes[1].get_ylabel() == "log10 gradient norm"  # the colour bar
+    assert fig.axes[1].get_ylabel() == "log10 RMS gradient per weight"  # the colour bar
+    assert ax.get_title().startswith("RMS gradient per weight")
     assert "3 layers x 16, sigmoid" in ax.get_title()
 
 
-def test_gradient_norms_draw_one_line_per_layer_on_a_log_axis(rng):
+def test_gradient_rms_draws_one_line_per_layer_on_a_log_axis_named_by_its_measure(rng):
     history = make_history(rng, num_layers=5, activation="sigmoid")
-    ax = gradient_norms(history).axes[0]
+    ax = gradient_rms(history).axes[0]
     assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "RMS gradient per weight (log scale)"
     assert legend_labels(ax) == [
         "layer 1 (input side)", "layer 2", "layer 3", "layer 4", "layer 5 (output)",
     ]
-    norms = np.array(history.grad_norms)
+    rms = np.array(history.grad_rms)
     for layer, line in enumerate(ax.get_lines()):
-        np.testing.assert_array_equal(line.get_ydata(), norms[:, layer])
+        np.testing.assert_array_equal(line.get_ydata(), rms[:, layer])
+    assert "sqrt(mean(grad_weights²))" in ax.get_title()
     assert "5 layers x 16, sigmoid" in ax.get_title()
+
+
+def test_activation_slopes_draw_the_layers_own_values_and_the_quarter_bound():
+    fig = activation_slopes(reach=3)
+    values_ax, slopes_ax = fig.axes
+    values, slopes = lines_by_label(values_ax), lines_by_label(slopes_ax)
+    assert set(values) == {"σ(z)", "ReLU(z)"}
+    assert set(slopes) == {"σ′(z)", "ReLU′(z)", "1/4, the largest σ′"}
+    z = values["σ(z)"].get_xdata()
+    assert (z.min(), z.max()) == (-3, 3)
+    sigma = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(values["σ(z)"].get_ydata(), sigma)
+    np.testing.assert_allclose(values["ReLU(z)"].get_ydata(), np.maximum(z, 0))
+    np.testing.assert_allclose(slopes["σ′(z)"].get_ydata(), sigma * (1 - sigma))
+    np.testing.assert_array_equal(slopes["ReLU′(z)"].get_ydata(), (z > 0).astype(float))
+    assert slopes["σ′(z)"].get_ydata().max() == pytest.approx(0.25)
+    np.testing.assert_array_equal(slopes["1/4, the largest σ′"].get_ydata(), [0.25, 0.25])
+    assert {ax.get_xlabel() for ax in fig.axes} == {"z, the unit's input"}
+    assert all(ax.get_ylabel() for ax in fig.axes)
+    with pytest.raises(ValueError, match="reach must be a positive number"):
+        activation_slopes(reach=0)
+
+
+def figure_text(fig):
+    return " ".join(text.get_text() for ax in fig.axes for text in ax.texts)
+
+
+def test_the_chain_shows_every_layer_its_shape_and_where_the_factors_multiply():
+    settings = TrainingSettings(num_layers=5, activation="sigmoid")
+    rms = [3.2e-5, 1.8e-4, 1.1e-3, 5.0e-3, 2.8e-2]
+    fig = backprop_chain(settings, rms)
+    text = figure_text(fig)
+    for shape in ("W1: 784×16", "W2: 16×16", "W4: 16×16", "W5: 16×10", "(N, 784)"):
+        assert shape in text
+    assert "W6" not in text
+    assert text.count("× σ′(z) ≤ 1/4") == 4  # one slope factor per hidden layer
+    for k in range(1, 6):
+        assert f"∂L/∂W{k} = a{k - 1}ᵀ δ{k}" in text
+    assert "passes δ5 W5ᵀ down" in text and "passes δ1" not in text  # nothing below layer 1
+    for value in ("RMS 3.2e-05", "RMS 2.8e-02"):
+        assert value in text
+    assert "(1/4)⁴ = 0.0039" in text and "bound is on the slopes" in text
+    assert "5 layers x 16, sigmoid" in fig.axes[0].get_title()
+
+
+def test_a_relu_chain_names_its_slopes_and_needs_one_rms_per_layer():
+    settings = TrainingSettings(num_layers=3, activation="relu")
+    text = figure_text(backprop_chain(settings))
+    assert text.count("× ReLU′(z): 0 or 1") == 2 and "σ" not in text
+    assert "RMS" not in text  # none given
+    with pytest.raises(ValueError, match="one RMS gradient per linear layer: 2 for 3"):
+        backprop_chain(settings, [0.1, 0.2])
 
 
 def test_seed_spread_draws_each_run_and_a_band_of_mean_plus_minus_std(rng):
@@ -267,7 +346,8 @@ def test_every_figure_saves_as_png_and_shows_inline_in_jupyter(rng):
     labels = rng.integers(0, 10, 20)
     figures = [
         learning_curves(history), compare_runs(others), compare_curves(others),
-        gradient_norms(history), gradient_norm_heatmap(history),
+        gradient_rms(history), gradient_rms_heatmap(history), activation_slopes(),
+        backprop_chain(history.settings, history.grad_rms[0]),
         seed_spread(others), final_accuracies([history.settings], [[0.8, 0.9]], [(0.7, 1.0)]),
         digit_gallery(rng.random((20, 784)), labels, labels[::-1]),
         confusion_matrix(labels, labels[::-1]),

@@ -35,7 +35,8 @@ def test_history_round_trips_through_json():
         TrainingSettings(seed=3),
         train_loss=[2.0, 1.0], train_accuracy=[0.5, 0.7],
         validation_loss=[2.1, 1.2], validation_accuracy=[0.4, 0.6],
-        grad_norms=[[0.3, 0.2], [0.2, 0.1]], notes=["something"], stopped_early=True,
+        grad_rms=[[0.3, 0.2], [0.2, 0.1]], dead_relus=[[0.25], [0.5]], notes=["something"],
+        stopped_early=True,
     )
     assert History.from_json(history.to_json()) == history
     assert history.epochs == 2 and history.final_validation_accuracy == 0.6

@@ -34,8 +34,9 @@ def test_the_history_has_every_figure_for_every_epoch(data):
     for series in (history.train_loss, history.train_accuracy,
                    history.validation_loss, history.validation_accuracy):
         assert len(series) == 4 and all(isinstance(value, float) for value in series)
-    assert np.array(history.grad_norms).shape == (4, 3)
-    assert np.all(np.array(history.grad_norms) > 0)
+    assert np.array(history.grad_rms).shape == (4, 3)
+    assert np.all(np.array(history.grad_rms) > 0)
+    assert np.array(history.dead_relus).shape == (4, 2)  # two hidden ReLU layers
     assert history.settings.num_layers == 3
 
 
@@ -72,8 +73,31 @@ def test_a_diverging_run_raises_once_with_the_history_so_far(data):
 
 def test_vanishing_gradients_in_a_deep_sigmoid_network(data):
     _, history = run(data, num_layers=5, activation="sigmoid", max_epochs=2)
-    first_layer, *_, last_layer = history.grad_norms[0]
+    first_layer, *_, last_layer = history.grad_rms[0]
     assert first_layer < last_layer / 10
+    assert history.dead_relus == [[], []]  # no ReLU to die
+
+
+def test_grad_rms_is_the_root_mean_square_of_each_weight_gradient(data):
+    """One epoch of one batch: the recorded figure equals the RMS of the gradients the
+    network held after that step, per layer, whatever the layer's size."""
+    settings = TrainingSettings(num_layers=3, width=8, batch_size=len(data.train.labels),
+                                max_epochs=1)
+    network, history = train(settings, data, linear=ReferenceLinear)
+    expected = [np.sqrt(np.mean(layer.grad_weights.astype(np.float64) ** 2))
+                for layer in network.linear_layers]
+    np.testing.assert_allclose(history.grad_rms[0], expected, rtol=1e-4)
+
+
+def test_dead_relus_are_recorded_per_epoch_from_the_validation_images(data):
+    network, history = run(data, step_size=10, max_epochs=2)
+    network.forward(data.validation.images)
+    (relu,) = [layer for layer in network.layers if type(layer).__name__ == "ReLU"]
+    silent = [not relu.active[:, unit].any() for unit in range(relu.active.shape[1])]
+    assert history.dead_relus[-1] == [sum(silent) / len(silent)]
+    assert history.dead_relus[-1][0] >= 0.5  # the collapse of a huge step
+    _, default = run(data, max_epochs=2)
+    assert default.dead_relus == [[0.0], [0.0]]
 
 
 def test_on_epoch_sees_each_epoch_and_can_stop_training(data):

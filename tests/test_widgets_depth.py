@@ -1,5 +1,5 @@
 """The depth and activation panel: the network's shape from the controls, and every layer's
-gradient norm drawn from the run's History, as lines or as a heatmap."""
+RMS gradient per weight drawn from the run's History, as lines or as a heatmap."""
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ def test_the_controls_cover_depth_width_activation_and_step(data):
     assert panel.view.description and panel.view.tooltip
 
 
-def test_a_deep_sigmoid_run_shows_every_layers_gradient_norm(data):
+def test_a_deep_sigmoid_run_shows_every_layers_rms_gradient(data):
     panel = DepthPanel(data, linear=ReferenceLinear,
                        settings=TrainingSettings(num_layers=5, activation="sigmoid", max_epochs=2))
     panel.controls["num_layers"].value = 4
@@ -34,7 +34,8 @@ def test_a_deep_sigmoid_run_shows_every_layers_gradient_norm(data):
     assert run.settings == expected and repr(expected) in status_text(panel)
     ax = panel.figures["gradients"].axes[0]
     assert ax.get_yscale() == "log"
-    norms = np.array(run.grad_norms)
+    assert ax.get_ylabel().startswith("RMS gradient per weight")
+    norms = np.array(run.grad_rms)
     assert norms.shape == (2, 4)
     for layer, line in enumerate(ax.get_lines()):
         np.testing.assert_array_equal(line.get_ydata(), norms[:, layer])
@@ -50,7 +51,7 @@ def test_switching_to_the_heatmap_redraws_the_last_run_without_training(data):
     click_train(panel)
     (heatmap,) = panel.figures["gradients"].axes[0].get_images()
     np.testing.assert_allclose(np.asarray(heatmap.get_array()),
-                               np.log10(np.array(panel.history.grad_norms)).T)
+                               np.log10(np.array(panel.history.grad_rms)).T)
 
     panel.view.value = "lines"
     assert len(panel.figures["gradients"].axes[0].get_lines()) == 3

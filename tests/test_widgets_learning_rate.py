@@ -75,7 +75,7 @@ def test_train_runs_the_controls_settings_and_shows_curves_history_and_settings_
     loss_ax, accuracy_ax = panel.figures["curves"].axes
     lines = {line.get_label(): line for line in accuracy_ax.get_lines()}
     np.testing.assert_array_equal(lines["validation"].get_ydata(), oracle.validation_accuracy)
-    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "loss")
+    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "loss (log scale)")
     assert panel.progress.value == panel.progress.max == 3
     assert not panel.train_button.disabled and panel.stop_button.disabled
 
@@ -91,12 +91,12 @@ def test_finished_runs_are_kept_and_overlaid_on_the_same_axes(data):
     assert [run.settings.step_size for run in panel.runs] == [0.01, 0.0001, 5]
     assert panel.run_list.value == (0, 1, 2)  # each new run joins the selection
     loss_ax, accuracy_ax = panel.figures["overlay"].axes[:2]
-    assert [line.get_label() for line in accuracy_ax.get_lines()] == [
-        "step 0.01", "step 0.0001", "step 5"]
-    styles = {(line.get_linestyle(), line.get_marker()) for line in accuracy_ax.get_lines()}
+    *runs, chance = accuracy_ax.get_lines()
+    assert [line.get_label() for line in runs] == ["step 0.01", "step 0.0001", "step 5"]
+    assert chance.get_label() == "chance (10%)"
+    styles = {(line.get_linestyle(), line.get_marker()) for line in runs}
     assert len(styles) == 3  # told apart without colour
-    np.testing.assert_array_equal(accuracy_ax.get_lines()[0].get_ydata(),
-                                  start.validation_accuracy)
+    np.testing.assert_array_equal(runs[0].get_ydata(), start.validation_accuracy)
 
     panel.run_list.value = (1,)  # one run: the learning curves already show it
     assert "overlay" not in panel.figures and panel.overlay.layout.display == "none"

@@ -5,7 +5,7 @@ background thread when Train is clicked (never when a control moves), and draws 
 digitlab.plots. Nothing below this package imports ipywidgets.
 
 - LearningRatePanel (notebook 02): step size on a log scale, live curves, overlaid runs.
-- DepthPanel (notebook 03): layers, width, activation; every layer's gradient norm.
+- DepthPanel (notebook 03): layers, width, activation; every layer's RMS gradient per weight.
 - SeedPanel (notebook 04): one setting over several seeds, intervals from the student's
   summarize function, two settings compared.
 - CompetitionPanel (notebook 05): confusion matrix, misclassified digits, submission.csv.

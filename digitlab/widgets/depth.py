@@ -1,5 +1,6 @@
 """The depth and activation panel of notebook 03: train deeper networks with sigmoid or ReLU
-and see every layer's gradient norm over training, so a vanishing gradient shows at once.
+and see every layer's RMS gradient per weight over training, so a vanishing gradient shows at
+once.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from digitlab.data.splits import DigitData
 from digitlab.history import History
 from digitlab.layers import Linear
 from digitlab.network import Network
-from digitlab.plots import gradient_norm_heatmap, gradient_norms
+from digitlab.plots import gradient_rms, gradient_rms_heatmap
 from digitlab.settings import TrainingSettings
 from digitlab.widgets._single_run import SingleRunPanel
 
 DEFAULTS = TrainingSettings(num_layers=5, activation="sigmoid")  # frozen: safe to share
-VIEWS = {"lines": gradient_norms, "heatmap": gradient_norm_heatmap}
+VIEWS = {"lines": gradient_rms, "heatmap": gradient_rms_heatmap}
 
 
 class DepthPanel(SingleRunPanel):
     """Layers (1-6), width, activation, step size and epochs; live learning curves, then
-    the gradient norm of every layer per epoch, as lines or as a heatmap; a run history.
+    the RMS gradient per weight of every layer per epoch, as lines or as a heatmap; a run
+    history.
 
     data: the DigitData to train on. linear: the student's Linear class. settings: the
     starting values (by default the 5-layer sigmoid network of notebook 03).
@@ -38,8 +40,8 @@ class DepthPanel(SingleRunPanel):
         self.view = widgets.ToggleButtons(
             options=[("Lines", "lines"), ("Heatmap", "heatmap")], value="lines",
             description="Gradients as", style={"description_width": "7em"},
-            tooltips=["One line per layer, log scale", "Layers by epochs, colour = log10 norm"],
-            tooltip="How to show the gradient norms (redraws the last run; no training)")
+            tooltips=["One line per layer, log scale", "Layers by epochs, colour = log10 RMS"],
+            tooltip="How to show the RMS gradients (redraws the last run; no training)")
         self.view.observe(lambda _: self._draw_gradients(), names="value")
         self.gradients = self._picture("digitlab-gradients")
         shape = widgets.HBox([self.controls[name] for name in ("num_layers", "width",
