@@ -109,7 +109,7 @@ def test_the_release_holds_no_solution_hidden_test_or_key(course):
     leaked = [line for line in solutions if line.replace('"', '\\"') in text]
     assert leaked == []
     for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "backward_check", "score_submission",
-                   "DIGITLAB_ANSWER_KEY", "Model answer"):
+                   "DIGITLAB_ANSWER_KEY", "Model answer", "Rubric ("):
         assert secret not in text, secret
     assert "YOUR ANSWER HERE" in text and "raise NotImplementedError()" in text
 
