@@ -86,10 +86,10 @@ class PairedComparison:
                  f"{as_points(self.low)} to {as_points(self.high)} points over {seeds} seeds")
         if self.excludes_zero:
             better = "second" if self.mean > 0 else "first"
-            return (f"Paired by seed: {shown}. The interval excludes 0: the {better} setting is "
-                    "better, by more than the seed alone explains.")
-        return (f"Paired by seed: {shown}. The interval includes 0: these seeds cannot tell "
-                "the two settings apart.")
+            return (f"Paired by seed, second minus first: {shown}. The interval excludes 0: the "
+                    f"{better} setting is better, by more than the seed alone explains.")
+        return (f"Paired by seed, second minus first: {shown}. The interval includes 0: these "
+                "seeds cannot tell the two settings apart.")
 
 
 def compare_paired(

@@ -87,9 +87,9 @@ def test_the_paired_interval_of_a_hand_worked_case():
     assert (comparison.low, comparison.high) == pytest.approx((0.0003707, 0.0396293), abs=1e-7)
     assert comparison.excludes_zero
     assert str(comparison) == (
-        "Paired by seed: mean difference +2.0 points, 95% interval +0.0 to +4.0 points over 5 "
-        "seeds. The interval excludes 0: the second setting is better, by more than the seed "
-        "alone explains.")
+        "Paired by seed, second minus first: mean difference +2.0 points, 95% interval +0.0 to "
+        "+4.0 points over 5 seeds. The interval excludes 0: the second setting is better, by "
+        "more than the seed alone explains.")
 
 
 def test_pairing_removes_what_a_seed_does_to_both_settings():
