@@ -31,6 +31,7 @@ from digitlab.history import History
 from digitlab.layers import ReLU, Sigmoid
 from digitlab.metrics import as_digits, confusion_counts
 from digitlab.settings import TrainingSettings
+from digitlab.stats import PairedComparison, as_points, paired_differences
 
 # Okabe-Ito, ordered so that neighbouring series differ most; yellow is faint on white, so last.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -306,11 +307,13 @@ def backprop_chain(settings: TrainingSettings,
 
 
 def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy") -> Figure:
-    """Runs that differ only in their seed: each as a thin line, their mean ± one standard
-    deviation as a band, and each run's final value in the legend and the title.
+    """Runs that differ only in their seed: each as a thin line, their mean as a thick line
+    with a band of ± one sample standard deviation, and each run's final value in the legend
+    and the title.
 
-    metric: one of METRICS. The standard deviation is np.std's (ddof=0), taken over the
-    epochs that every run finished.
+    metric: one of METRICS. The standard deviation is the sample one (ddof=1: divided by
+    n - 1, as notebook 04 teaches), taken over the epochs that every run finished. A single
+    run has no spread to show, so it gets the mean line only.
     """
     histories = _check_histories(histories)
     _check_metric(metric)
@@ -320,7 +323,6 @@ def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy
                          "differ in more: " + "; ".join(labels))
     common = min(history.epochs for history in histories)
     runs = np.array([getattr(history, metric)[:common] for history in histories])
-    mean, std = runs.mean(axis=0), runs.std(axis=0)
     finals = np.array([getattr(history, metric)[-1] for history in histories])
 
     fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
@@ -332,14 +334,17 @@ def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy
         _plot_epochs(ax, series, f"{label}: {_format(metric, series[-1])}",
                      markevery=[-1], linewidth=0.8)
     epochs = np.arange(1, common + 1)
-    ax.fill_between(epochs, mean - std, mean + std, color="0.5", alpha=0.25, linewidth=0,
-                    label="mean ± 1 std")
+    mean = runs.mean(axis=0)
+    name = _metric_name(metric)
+    summary = f"\nfinal {name}: mean {_format(metric, finals.mean())}"
+    if len(histories) > 1:
+        std = runs.std(axis=0, ddof=1)
+        ax.fill_between(epochs, mean - std, mean + std, color="0.5", alpha=0.25, linewidth=0,
+                        label="mean ± 1 sample std")
+        summary += f", sample std {_format(metric, finals.std(ddof=1))}"
     ax.plot(epochs, mean, color="black", linestyle="-", marker="none", linewidth=2.5,
             label="mean")
-    name = _metric_name(metric)
-    ax.set_title(_title(f"{name.capitalize()} over {len(histories)} seeds", shared)
-                 + f"\nfinal {name}: {_format(metric, finals.mean())} ± "
-                 f"{_format(metric, finals.std())}")
+    ax.set_title(_title(f"{name.capitalize()} over {len(histories)} seeds", shared) + summary)
     _legend_outside(ax)
     return fig
 
@@ -384,6 +389,61 @@ def final_accuracies(
     ax.set_title(_title(f"Final accuracy over {max(len(values) for values in accuracies)} seeds",
                         shared))
     _legend_outside(ax)
+    return fig
+
+
+def seed_pairs(
+    settings: tuple[TrainingSettings, TrainingSettings],
+    accuracies: tuple[Sequence[float], Sequence[float]],
+    comparison: PairedComparison | None,
+) -> Figure:
+    """Two settings over the same seeds, compared seed by seed.
+
+    settings: (first, second), their seeds ignored. accuracies: (first's, second's), each
+    (n,) final validation accuracies, entry i from seed i. comparison: their
+    stats.compare_paired, whose interval is drawn and stated, or None to draw none.
+    Left, each seed's two results joined by a line: lines that run parallel show what a
+    seed does to both settings alike. Right, the per-seed differences (second minus first)
+    with the 95% interval of their mean beside a line at 0, which it excludes or not.
+    """
+    differences = paired_differences(*accuracies)
+    shared, labels = _split_settings([each.replace(seed=0) for each in settings])
+    shared = [phrase for phrase in shared if not phrase.startswith("seed ")]
+    seeds = len(differences)
+    fig = InlineFigure(figsize=(10, 4.8), layout="constrained")
+    pairs, gaps = fig.subplots(1, 2, gridspec_kw={"width_ratios": (3, 2)})
+    for ax in (pairs, gaps):
+        ax.set_prop_cycle(**_SERIES_STYLES)
+        ax.grid(axis="y", alpha=0.3)
+    for seed, (first, second) in enumerate(zip(*accuracies, strict=True)):
+        pairs.plot([0, 1], [first, second], markersize=7, label=f"seed {seed}")
+    pairs.set_xticks([0, 1], labels)
+    pairs.set_xlim(-0.3, 1.3)
+    pairs.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=1))
+    pairs.set_ylabel("final validation accuracy")
+    pairs.set_title("Each seed's two runs, joined")
+
+    for seed, difference in enumerate(differences):
+        gaps.plot([seed / max(1, seeds - 1) * 0.4 - 0.2], [difference], linestyle="none",
+                  markersize=7, label=f"seed {seed}")
+    gaps.axhline(0, color="black", linestyle=":", linewidth=1.2, label="no difference")
+    verdict = ""
+    if comparison is not None:
+        below, above = comparison.mean - comparison.low, comparison.high - comparison.mean
+        gaps.errorbar(0.5, comparison.mean, yerr=[[below], [above]],
+                      color="black", capsize=8, linewidth=2, marker="_", markersize=16,
+                      label="mean, 95% interval")
+        verdict = (f"\n95% interval of the mean difference: {as_points(comparison.low)} to "
+                   f"{as_points(comparison.high)} points, "
+                   + ("excludes 0" if comparison.excludes_zero else "includes 0"))
+    gaps.set_xticks([])
+    gaps.set_xlim(-0.4, 0.8)
+    gaps.yaxis.set_major_formatter(FuncFormatter(lambda value, _: as_points(value)))
+    gaps.set_ylabel(f"difference, percentage points\n({labels[1]} minus {labels[0]})")
+    gaps.set_title("Difference per seed")
+    gaps.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    fig.suptitle(_title(f"{labels[1]} against {labels[0]}, paired over {seeds} seeds", shared)
+                 + verdict)
     return fig
 
 

@@ -1,4 +1,6 @@
 import io
+import statistics
+import warnings
 
 import numpy as np
 import pytest
@@ -20,8 +22,10 @@ from digitlab.plots import (
     gradient_rms_heatmap,
     learning_curves,
     png_bytes,
+    seed_pairs,
     seed_spread,
 )
+from digitlab.stats import compare_paired
 
 
 def make_history(rng: np.random.Generator, epochs: int = 6, **changes) -> History:
@@ -235,11 +239,12 @@ def test_a_relu_chain_names_its_slopes_and_needs_one_rms_per_layer():
         backprop_chain(settings, [0.1, 0.2])
 
 
-def test_seed_spread_draws_each_run_and_a_band_of_mean_plus_minus_std(rng):
+def test_seed_spread_draws_each_run_and_a_band_of_mean_plus_minus_the_sample_std(rng):
     histories = [make_history(rng, seed=seed) for seed in range(4)]
     ax = seed_spread(histories).axes[0]
     runs = np.array([history.validation_accuracy for history in histories])
-    mean, std = runs.mean(axis=0), runs.std(axis=0)
+    mean = runs.mean(axis=0)
+    std = np.array([statistics.stdev(epoch) for epoch in runs.T])  # the sample std, n - 1
 
     np.testing.assert_allclose(lines_by_label(ax)["mean"].get_ydata(), mean)
     (band,) = ax.collections
@@ -248,9 +253,9 @@ def test_seed_spread_draws_each_run_and_a_band_of_mean_plus_minus_std(rng):
         at_epoch = vertices[np.isclose(vertices[:, 0], epoch), 1]
         np.testing.assert_allclose([at_epoch.min(), at_epoch.max()], [low, high])
     finals = [f"seed {seed}: {runs[seed, -1]:.1%}" for seed in range(4)]
-    assert legend_labels(ax) == [*finals, "mean ± 1 std", "mean"]
-    assert ax.get_title().endswith(f"final validation accuracy: {runs[:, -1].mean():.1%} ± "
-                                   f"{runs[:, -1].std():.1%}")
+    assert legend_labels(ax) == [*finals, "mean ± 1 sample std", "mean"]
+    assert ax.get_title().endswith(f"final validation accuracy: mean {runs[:, -1].mean():.1%}, "
+                                   f"sample std {statistics.stdev(runs[:, -1]):.1%}")
 
 
 def test_seed_spread_bands_the_epochs_every_run_finished(rng):
@@ -379,3 +384,43 @@ def test_the_linear_layer_diagram_shows_every_array_with_its_shape():
     assert len(styles) == 2
     assert "forward" in fig.axes[0].get_title() and "backward" in fig.axes[0].get_title()
     assert png_bytes(fig).startswith(b"\x89PNG")
+
+
+def test_seed_spread_of_one_run_draws_no_band_and_no_std(rng):
+    """One run has no sample std (n - 1 = 0): no band, no NaN, no warning, as the seed panel
+    draws it while the first seed trains."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = seed_spread([make_history(rng, seed=0)]).axes[0]
+    assert len(ax.collections) == 0
+    assert "std" not in ax.get_title() and "mean" in ax.get_title()
+
+
+def test_seed_pairs_joins_each_seed_and_draws_the_differences_and_the_interval():
+    settings = (TrainingSettings(), TrainingSettings(step_size=0.02, seed=4))
+    first, second = [0.883, 0.887, 0.876], [0.889, 0.901, 0.886]
+    comparison = compare_paired(first, second, lambda values: (np.mean(values), 0.0, 0.004,
+                                                               0.013))
+    fig = seed_pairs(settings, (first, second), comparison)
+    pairs, gaps = fig.axes
+    for seed, line in enumerate(pairs.get_lines()):
+        np.testing.assert_allclose(line.get_ydata(), [first[seed], second[seed]])
+    assert [label.get_text() for label in pairs.get_xticklabels()] == ["step 0.01", "step 0.02"]
+    dots = [line for line in gaps.get_lines() if line.get_label().startswith("seed ")]
+    np.testing.assert_allclose([line.get_ydata()[0] for line in dots],
+                               np.subtract(second, first))
+    assert len({(line.get_marker(), line.get_color()) for line in dots}) == 3
+    (interval,) = gaps.containers
+    np.testing.assert_allclose(interval.lines[2][0].get_segments()[0][:, 1], [0.004, 0.013])
+    assert fig.get_suptitle() == (
+        "step 0.02 against step 0.01, paired over 3 seeds\n2 layers x 16, relu, batch 32\n"
+        "95% interval of the mean difference: +0.4 to +1.3 points, excludes 0")
+    assert "no difference" in legend_labels(gaps)
+
+
+def test_seed_pairs_without_a_comparison_draws_the_differences_only():
+    settings = (TrainingSettings(), TrainingSettings(num_layers=5))
+    fig = seed_pairs(settings, ([0.88, 0.87], [0.85, 0.86]), None)
+    assert len(fig.axes[1].containers) == 0 and "interval" not in fig.get_suptitle()
+    with pytest.raises(ValueError, match="over the same seeds"):
+        seed_pairs(settings, ([0.88, 0.87], [0.85]), None)

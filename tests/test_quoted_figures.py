@@ -20,21 +20,28 @@ import functools
 import json
 import math
 import re
+import statistics
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from course_builder import KEY
 from reference import ReferenceLinear
 
 import digitlab
 from digitlab import History, TrainingSettings
+from digitlab.competition import submission_accuracy, write_submission
 from digitlab.data.splits import CLASSES, PIXELS
+from digitlab.stats import as_points, compare_paired, t_critical_95
 
 ROOT = Path(__file__).resolve().parents[1]
 NB02 = "notebooks/digit-lab/02-learning-rate.ipynb"
 NB03 = "notebooks/digit-lab/03-vanishing-gradients.ipynb"
+NB04 = "notebooks/digit-lab/04-randomness.ipynb"
+NB05 = "notebooks/digit-lab/05-competition.ipynb"
 README = "README.md"
 
 DEFAULT = TrainingSettings()
@@ -45,9 +52,20 @@ LN_10 = math.log(CLASSES)  # the loss of equal scores for every digit
 
 
 @functools.cache
+def lab_data() -> digitlab.DigitData:
+    """The notebooks' data: the bundled digits split with seed 0."""
+    return digitlab.load_digits()
+
+
+@functools.cache
+def trained(settings: TrainingSettings) -> tuple[digitlab.Network, History]:
+    """(network, history) of one scripted experiment, trained once per session."""
+    return digitlab.train(settings, lab_data(), linear=ReferenceLinear)
+
+
 def run(settings: TrainingSettings) -> History:
-    """The History of one scripted experiment, trained once per session."""
-    return digitlab.train(settings, digitlab.load_digits(), linear=ReferenceLinear)[1]
+    """The History of one scripted experiment."""
+    return trained(settings)[1]
 
 
 def step(step_size: float, epochs: int = DEFAULT.max_epochs) -> History:
@@ -116,11 +134,104 @@ def last_epoch_rms_above_layer_1(history: History) -> tuple[float, float]:
 
 def blank_pixels() -> np.ndarray:
     """(784,) bool: the pixels that are 0 in every training image."""
-    return ~(digitlab.load_digits().train.images > 0).any(axis=0)
+    return ~(lab_data().train.images > 0).any(axis=0)
 
 
 def weights(in_dim: int, out_dim: int) -> int:
     return in_dim * out_dim
+
+
+# Notebooks 04 and 05
+
+def accuracy(settings: TrainingSettings) -> float:
+    return run(settings).final_validation_accuracy
+
+
+def over_seeds(settings: TrainingSettings, seeds: int = 5) -> list[float]:
+    """Final validation accuracies of settings with seeds 0..seeds-1, as notebook 04 runs them."""
+    return [accuracy(settings.replace(seed=seed)) for seed in range(seeds)]
+
+
+def summary(values) -> tuple[float, float, float, float]:
+    """mean, sample std and 95% t interval: notebook 04's exercise, by the statistics module."""
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    half_width = t_critical_95(len(values) - 1) * std / math.sqrt(len(values))
+    return mean, std, mean - half_width, mean + half_width
+
+
+def points(value: float) -> str:
+    """A spread or a gain in percentage points, unsigned: 0.004 -> "0.4"."""
+    return f"{100 * value:.1f}"
+
+
+WORKED_EXAMPLE = [0.80, 0.82, 0.84, 0.86, 0.88]  # notebook 04's test cells' example
+STEP_002 = DEFAULT.replace(step_size=0.02)
+
+
+def default_seeds() -> list[float]:
+    return over_seeds(DEFAULT)
+
+
+def paired(other: TrainingSettings):
+    return compare_paired(default_seeds(), over_seeds(other), summary)
+
+
+def five_accuracies() -> str:
+    *first, last = (percent(value) for value in default_seeds())
+    return f"{', '.join(first)} and {last}"
+
+
+def first_epoch_range() -> tuple[str, str]:
+    firsts = [run(DEFAULT.replace(seed=seed)).validation_accuracy[0] for seed in range(5)]
+    return f"{min(firsts):.0%}", f"{max(firsts):.0%}"
+
+
+def collapsed_steps() -> str:
+    """Steps 5 and 10 reach the same accuracy (chance), quoted once for both."""
+    values = {percent(accuracy(DEFAULT.replace(step_size=step))) for step in (5, 10)}
+    return values.pop() if len(values) == 1 else f"no longer one value: {sorted(values)}"
+
+
+def validation_size() -> str:
+    return f"{len(lab_data().validation.labels):,}"
+
+
+def sampling_error() -> str:
+    """The standard error of an accuracy p measured on n validation images, sqrt(p(1-p)/n)."""
+    p = statistics.fmean(default_seeds())
+    return points(math.sqrt(p * (1 - p) / len(lab_data().validation.labels)))
+
+
+def tuned_of_notebook_05() -> TrainingSettings:
+    """The `tuned` that notebook 05's reference solution sets."""
+    (cell,) = [cell for cell in json.loads((ROOT / NB05).read_text(encoding="utf-8"))["cells"]
+               if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "tuned-settings"]
+    namespace = {"default": DEFAULT, "print": lambda *_: None}
+    exec("".join(cell["source"]), namespace)
+    return namespace["tuned"]
+
+
+def tuning_steps() -> list[TrainingSettings]:
+    """Notebook 05's model answer: the defaults, then one change at a time up to `tuned`."""
+    steps = [DEFAULT, DEFAULT.replace(step_size=0.1),
+             DEFAULT.replace(step_size=0.1, width=128),
+             DEFAULT.replace(step_size=0.1, width=128, num_layers=3)]
+    assert steps[-1] == tuned_of_notebook_05(), "notebook 05's tuned is not the answer's last step"
+    return steps
+
+
+def tuning_gains() -> list[float]:
+    accuracies = [accuracy(step) for step in tuning_steps()]
+    return [after - before for before, after in zip(accuracies, accuracies[1:], strict=False)]
+
+
+def competition_score() -> str:
+    """The tuned network's predictions for the competition images, scored against the key."""
+    network = trained(tuning_steps()[-1])[0]
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_submission(network.predict(lab_data().test_images),
+                                Path(folder) / "submission.csv")
+        return percent(submission_accuracy(path, KEY))
 
 
 @dataclass(frozen=True)
@@ -245,7 +356,86 @@ QUOTES = [
     Quote(README, "its first layer's RMS gradient per weight is about {} of its last's",
           lambda: first_layer_fraction(run(SIGMOID_5))),
     Quote(README, "while the 5-layer ReLU network reaches {}", lambda: final(run(RELU_5))),
+    Quote(README, "five seeds of the defaults give {} to {} (mean {}, 95% interval {} to {})",
+          lambda: (percent(min(default_seeds())), percent(max(default_seeds())),
+                   *(percent(value) for value in summary(default_seeds())[::2]),
+                   percent(summary(default_seeds())[3]))),
+    Quote(README, "step 0.02 beats the default by {} points (paired interval {} to {} points,",
+          lambda: (points(paired(STEP_002).mean), as_points(paired(STEP_002).low),
+                   as_points(paired(STEP_002).high))),
+    Quote(README, "reaches {} on validation and {} on the key",
+          lambda: (percent(accuracy(tuning_steps()[-1])), competition_score())),
     # Notebooks 04 and 05
+
+    # Notebooks 04 and 05
+    # Notebook 04: the prose and the worked example of the exercise
+    Quote(NB04, "({} for five runs)", lambda: f"{t_critical_95(4):.3f}"),
+    Quote(NB04, "and 0.88 the mean is {},", lambda: f"{summary(WORKED_EXAMPLE)[0]:.2f}"),
+    Quote(NB04, "the squared deviations add up to {}",
+          lambda: f"{summary(WORKED_EXAMPLE)[1] ** 2 * 4:.3f}"),
+    Quote(NB04, r"\approx {}$.", lambda: f"{summary(WORKED_EXAMPLE)[1]:.4f}"),
+    Quote(NB04, r"${} \times {} / \sqrt 5 \approx {}$",
+          lambda: (f"{t_critical_95(4):.3f}", f"{summary(WORKED_EXAMPLE)[1]:.7f}",
+                   f"{summary(WORKED_EXAMPLE)[3] - summary(WORKED_EXAMPLE)[0]:.4f}")),
+    Quote(NB04, "the interval is about {} to {}.",
+          lambda: tuple(f"{value:.4f}" for value in summary(WORKED_EXAMPLE)[2:])),
+    # Notebook 04's model answer: seeds 0-4 of the defaults
+    Quote(NB04, "The final validation accuracies were {}:", five_accuracies),
+    Quote(NB04, "mean {}, sample standard deviation",
+          lambda: percent(summary(default_seeds())[0])),
+    Quote(NB04, "sample standard deviation {} points,",
+          lambda: points(summary(default_seeds())[1])),
+    Quote(NB04, "95% interval for the mean {} to {}.",
+          lambda: tuple(percent(value) for value in summary(default_seeds())[2:])),
+    Quote(NB04, "The five runs span {} points.",
+          lambda: points(max(default_seeds()) - min(default_seeds()))),
+    Quote(NB04, "({} to {} after the first epoch)", first_epoch_range),
+    Quote(NB04, "the step sizes 5 and 10 ({})", collapsed_steps),
+    Quote(NB04, "and 0.0001 ({}) against {} for the default",
+          lambda: (percent(accuracy(DEFAULT.replace(step_size=0.0001))),
+                   percent(accuracy(DEFAULT)))),
+    Quote(NB04, "the 5-layer sigmoid networks ({} and {}) against the 5-layer ReLU network ({})",
+          lambda: (percent(accuracy(SIGMOID_5)), percent(accuracy(SIGMOID_5_STEP_01)),
+                   percent(accuracy(RELU_5)))),
+    Quote(NB04, "({} against {} with seed 0)",
+          lambda: (percent(accuracy(RELU_5)), percent(accuracy(DEFAULT)))),
+    Quote(NB04, "it is worse by {} points, 95% interval {} to {} points, which excludes 0",
+          lambda: (points(-paired(RELU_5).mean), as_points(paired(RELU_5).low),
+                   as_points(paired(RELU_5).high))
+          if paired(RELU_5).excludes_zero else "includes 0"),
+    Quote(NB04, "step 0.02 beat the default by {} points, interval {} to {} points",
+          lambda: (points(paired(STEP_002).mean), as_points(paired(STEP_002).low),
+                   as_points(paired(STEP_002).high)) if paired(STEP_002).excludes_zero
+          else "includes 0"),
+    Quote(NB04, "own intervals ({} to {} and {} to {}) overlap",
+          lambda: tuple(percent(value) for settings in (DEFAULT, STEP_002)
+                        for value in summary(over_seeds(settings))[2:])),
+    Quote(NB04, "the choice of the {} validation images", validation_size),
+    Quote(NB04, "a sampling error of about ±{} point of its own", sampling_error),
+    Quote(NB04, "at $p$ = {}, $n$ = {})",
+          lambda: (percent(summary(default_seeds())[0]), validation_size())),
+    # Notebook 05: the prose and the model answer (seed 0, one change at a time)
+    Quote(NB05, "The data includes {} **competition images**",
+          lambda: f"{len(lab_data().test_images):,}"),
+    Quote(NB05, "with ids 1 to {}.", lambda: f"{len(lab_data().test_images):,}"),
+    Quote(NB05, "The default settings reach about {} on validation",
+          lambda: f"{accuracy(DEFAULT):.0%}"),
+    Quote(NB05, "Baseline, the defaults: {}.", lambda: percent(accuracy(tuning_steps()[0]))),
+    Quote(NB05, "Step size 0.01 -> 0.1, nothing else changed: {}.",
+          lambda: percent(accuracy(tuning_steps()[1]))),
+    Quote(NB05, "Width 16 -> 128 units, keeping step 0.1: {}.",
+          lambda: percent(accuracy(tuning_steps()[2]))),
+    Quote(NB05, "keeping width 128 and step 0.1: {}.",
+          lambda: percent(accuracy(tuning_steps()[3]))),
+    Quote(NB05, "Its training accuracy reaches {},",
+          lambda: percent(run(tuning_steps()[3]).train_accuracy[-1])),
+    Quote(NB05, "Final settings: `{}`, {} on validation ({} on the competition images).",
+          lambda: (repr(tuning_steps()[3]), percent(accuracy(tuning_steps()[3])),
+                   competition_score())),
+    Quote(NB05, "Each change gained {} to {} points with seed 0",
+          lambda: (points(min(tuning_gains())), points(max(tuning_gains())))),
+    Quote(NB05, "in notebook 04 ({} points), and the three together gained {} points",
+          lambda: (points(summary(default_seeds())[1]), points(sum(tuning_gains())))),
 ]
 
 

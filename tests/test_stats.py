@@ -1,12 +1,14 @@
 """t_critical_95 against an independent oracle: Student's t density integrated numerically, so
-no critical value is typed in by hand."""
+no critical value is typed in by hand. The paired comparison against hand-worked cases and the
+statistics module."""
 
 import math
+import statistics
 
 import numpy as np
 import pytest
 
-from digitlab.stats import Z_975, t_critical_95
+from digitlab.stats import Z_975, compare_paired, t_critical_95
 
 HALF_LAST_DIGIT = 5e-4  # the table and the expansion promise three decimals
 LARGE_DF = (31, 40, 60, 120, 1000)  # beyond the table: the Cornish-Fisher expansion
@@ -63,3 +65,73 @@ def test_bad_degrees_of_freedom_are_refused_with_a_reason(bad):
     with pytest.raises(ValueError, match=r"n runs give n - 1") as error:
         t_critical_95(bad)
     assert repr(bad) in str(error.value) and "at least two runs" in str(error.value)
+
+
+def oracle_summary(values):
+    """mean, sample std and 95% t interval by the statistics module, apart from digitlab."""
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    half_width = t_critical_95(len(values) - 1) * std / math.sqrt(len(values))
+    return mean, std, mean - half_width, mean + half_width
+
+
+FIRST = [0.80, 0.82, 0.84, 0.86, 0.88]
+
+
+def test_the_paired_interval_of_a_hand_worked_case():
+    """Differences 0.01, 0.03, 0.02, 0.04, 0.00: mean 0.02, squared deviations 0.001 in all,
+    s = sqrt(0.001 / 4) = 0.0158114, half-width 2.776 * s / sqrt(5) = 0.0196293."""
+    second = [0.81, 0.85, 0.86, 0.90, 0.88]
+    comparison = compare_paired(FIRST, second, oracle_summary)
+    assert comparison.differences == pytest.approx((0.01, 0.03, 0.02, 0.04, 0.00))
+    assert comparison.mean == pytest.approx(0.02)
+    assert (comparison.low, comparison.high) == pytest.approx((0.0003707, 0.0396293), abs=1e-7)
+    assert comparison.excludes_zero
+    assert str(comparison) == (
+        "Paired by seed, second minus first: mean difference +2.0 points, 95% interval +0.0 to "
+        "+4.0 points over 5 seeds. The interval excludes 0: the second setting is better, by "
+        "more than the seed alone explains.")
+
+
+def test_pairing_removes_what_a_seed_does_to_both_settings():
+    """A seed that is lucky or unlucky for both settings alike moves both results by the same
+    amount. The unpaired intervals widen until they overlap; the paired one does not move."""
+    gap = np.array([0.010, 0.012, 0.008, 0.011, 0.009])
+    shared = np.array([0.05, -0.04, 0.02, -0.03, 0.0])  # the seed's effect on both
+    first = np.full(5, 0.85) + shared
+    second = first + gap
+    paired = compare_paired(first, second, oracle_summary)
+    assert paired == compare_paired(first - shared, second - shared, oracle_summary)
+    assert paired.excludes_zero and paired.mean == pytest.approx(0.010)
+    (_, _, low_1, high_1), (_, _, low_2, high_2) = map(oracle_summary, (first, second))
+    assert low_1 <= high_2 and low_2 <= high_1  # the intervals overlap all the same
+
+
+def test_an_interval_that_includes_zero_says_the_seeds_cannot_tell():
+    second = np.add(FIRST, [-0.01, 0.01, 0.0, -0.02, 0.02])
+    comparison = compare_paired(FIRST, second, oracle_summary)
+    assert not comparison.excludes_zero and comparison.low < 0 < comparison.high
+    assert str(comparison).endswith("The interval includes 0: these seeds cannot tell the two "
+                                    "settings apart.")
+    worse = compare_paired(second, np.subtract(second, 0.03), oracle_summary)
+    assert worse.excludes_zero and "the first setting is better" in str(worse)
+
+
+def test_the_summary_function_receives_the_differences_seed_by_seed():
+    seen = []
+    compare_paired([0.5, 0.6], [0.7, 0.5], lambda values: seen.append(values) or (0, 0, 0, 0))
+    np.testing.assert_allclose(seen[0], [0.2, -0.1])
+
+
+@pytest.mark.parametrize("first, second, words", [
+    ([0.8, 0.9], [0.8], "got 2 and 1 results"),
+    ([0.8], [0.9], "at least two"),
+    ([0.8, float("nan")], [0.8, 0.9], "a run did not finish"),
+])
+def test_unpaired_results_are_refused_with_a_reason(first, second, words):
+    with pytest.raises(ValueError, match=words):
+        compare_paired(first, second, oracle_summary)
+
+
+def test_a_summary_of_the_wrong_shape_is_named():
+    with pytest.raises(ValueError, match=r"summarize must return \(mean, std, low, high\)"):
+        compare_paired([0.8, 0.9], [0.7, 0.9], lambda values: values)

@@ -1,5 +1,6 @@
 """The seed panel: one setting over several seeds, the interval from the student's own
-summarize function (or a message when it is not written), and two settings compared."""
+summarize function (or a message when it is not written), and two settings compared seed by
+seed."""
 
 import math
 import statistics
@@ -11,9 +12,8 @@ from test_widgets_learning_rate import click_train, status_text
 
 import digitlab
 from digitlab import TrainingSettings
-from digitlab.stats import t_critical_95
+from digitlab.stats import compare_paired, t_critical_95
 from digitlab.widgets import SeedPanel
-from digitlab.widgets.runs import intervals_overlap
 
 SHORT = TrainingSettings(max_epochs=2)
 
@@ -80,23 +80,48 @@ def test_a_broken_summarize_is_named_with_its_error(data):
     assert "failed, so there is no interval: ValueError" in status_text(panel)
 
 
-def test_two_settings_over_the_same_seeds_are_compared_and_judged(data):
+def test_two_settings_over_the_same_seeds_are_compared_seed_by_seed(data):
     panel = seed_panel(data)
     click_train(panel)
-    panel.controls["step_size"].value = 0.0001  # far slower: the intervals separate
+    panel.controls["step_size"].value = 0.0001  # far slower: the difference excludes 0
     click_train(panel)
 
     first, second = panel.results
     assert [run.settings.seed for run in second.histories] == [0, 1, 2]
     assert second.settings == SHORT.replace(step_size=0.0001)
     assert panel.compare_with.value == 0  # compared with the one before
-    assert not intervals_overlap(first.summary[2:], second.summary[2:])
-    assert "The 95% intervals do not overlap" in panel.summary.value
+    paired = compare_paired(first.accuracies, second.accuracies, summarize_accuracies)
+    assert paired.excludes_zero and paired.mean < 0
+    assert str(paired) in panel.summary.value
+    assert "The interval excludes 0: the first setting is better" in panel.summary.value
     assert len(panel.figures["intervals"].axes[0].containers) == 2
+    pairs, gaps = panel.figures["pairs"].axes
+    assert [list(line.get_ydata()) for line in pairs.get_lines()] == [
+        [a, b] for a, b in zip(first.accuracies, second.accuracies, strict=True)]
+    (interval,) = gaps.containers
+    assert interval.lines[2][0].get_segments()[0][:, 1] == pytest.approx([paired.low,
+                                                                          paired.high])
 
     panel.compare_with.value = None
-    assert "overlap" not in panel.summary.value
+    assert "Paired" not in panel.summary.value and "pairs" not in panel.figures
     assert len(panel.figures["intervals"].axes[0].containers) == 1
+
+
+def test_results_over_different_seeds_are_not_paired(data):
+    panel = seed_panel(data, seeds=2)
+    click_train(panel)
+    panel.seed_count.value = 3
+    click_train(panel)
+    assert "train both with the same seeds" in panel.summary.value
+    assert "pairs" not in panel.figures
+
+
+def test_an_unwritten_summarize_still_pairs_the_runs_and_says_what_to_do(data):
+    panel = seed_panel(data, summarize=summarize_unwritten, seeds=2)
+    click_train(panel)
+    click_train(panel)
+    assert panel.summary.value.count("Implement summarize_unwritten") == 3  # 2 rows, verdict
+    assert len(panel.figures["pairs"].axes[1].containers) == 0  # the differences, no interval
 
 
 def test_stop_keeps_no_partial_result_and_the_panel_trains_again(data):

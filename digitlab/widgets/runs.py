@@ -1,5 +1,5 @@
-"""The pure bookkeeping behind the panels: how a finished run is named in a run history, and
-whether two 95% intervals overlap. No ipywidgets here, so it is tested like any function.
+"""The pure bookkeeping behind the panels: how a finished run is named in a run history. No
+ipywidgets here, so it is tested like any function.
 """
 
 from __future__ import annotations
@@ -16,22 +16,3 @@ def run_label(number: int, history: History) -> str:
     stopped = ", stopped early" if history.stopped_early else ""
     return (f"{number}. {history.final_validation_accuracy:.1%} ({history.epochs} epochs"
             f"{stopped}) {history.settings!r}")
-
-
-def intervals_overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
-    """Whether the closed intervals (low, high) share at least one point."""
-    return first[0] <= second[1] and second[0] <= first[1]
-
-
-def overlap_sentence(first: tuple[float, float], second: tuple[float, float]) -> str:
-    """A plain verdict on two 95% intervals (low, high) of mean accuracies."""
-    shown = f"({_percent(first)} and {_percent(second)})"
-    if intervals_overlap(first, second):
-        return (f"The 95% intervals overlap {shown}: these seeds cannot tell the two settings "
-                "apart; the difference may be the seed alone.")
-    return (f"The 95% intervals do not overlap {shown}: the difference is larger than what "
-            "the seed alone does.")
-
-
-def _percent(interval: tuple[float, float]) -> str:
-    return f"{interval[0]:.1%} to {interval[1]:.1%}"

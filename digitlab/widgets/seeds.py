@@ -1,8 +1,9 @@
 """The seed panel of notebook 04: one setting trained over several seeds, the spread of the
 runs, and the 95% interval of the mean from the student's own summarize function; two
-settings compared over the same seeds, with a plain verdict on their intervals.
+settings compared over the same seeds, seed by seed (the paired comparison), with a plain
+verdict on whether the interval of their mean difference excludes 0.
 
-The interval is computed by the function the notebook passes in (the student's exercise),
+Every interval is computed by the function the notebook passes in (the student's exercise),
 never here: the installed package must not hold the exercise's solution.
 """
 
@@ -16,11 +17,11 @@ import ipywidgets as widgets
 from digitlab.data.splits import DigitData
 from digitlab.history import History
 from digitlab.layers import Linear
-from digitlab.plots import final_accuracies, seed_spread
+from digitlab.plots import final_accuracies, seed_pairs, seed_spread
 from digitlab.settings import TrainingSettings
+from digitlab.stats import PairedComparison, compare_paired
 from digitlab.train import train
 from digitlab.widgets._panel import Panel, as_html
-from digitlab.widgets.runs import overlap_sentence
 
 DEFAULTS = TrainingSettings()  # frozen: safe to share
 Summary = tuple[float, float, float, float]  # mean, std, low, high
@@ -55,8 +56,9 @@ class SeedPanel(Panel):
 
     Train runs the setting over seeds 0..n-1 and shows each run with the mean ± std band
     (plots.seed_spread), the final accuracies, and the interval that summarize(accuracies)
-    returns. With an earlier result chosen under "Compare with", it shows both and says
-    whether their intervals overlap.
+    returns. With an earlier result chosen under "Compare with", it shows both, pairs
+    their runs seed by seed (plots.seed_pairs) and says whether the interval of the mean
+    difference, summarize(differences), excludes 0.
 
     data: the DigitData to train on. linear: the student's Linear class. summarize: the
     student's function, accuracies (n,) -> (mean, std, low, high); when it raises, the
@@ -84,12 +86,13 @@ class SeedPanel(Panel):
         self.summary = widgets.HTML()
         self.summary.add_class("digitlab-seed-summary")
         self.intervals = self._picture("digitlab-intervals")
+        self.pairs = self._picture("digitlab-seed-pairs")
         self.controls["step_size"].layout.width = "32em"
         shape = widgets.HBox([self.controls[name] for name in ("num_layers", "width",
                                                                 "activation")])
         step = widgets.HBox([self.controls["step_size"], self.controls["max_epochs"]])
         self._layout("seed", [shape, step, self.seed_count, self.compare_with],
-                     [self.plot, self.summary, self.intervals])
+                     [self.plot, self.summary, self.intervals, self.pairs])
 
     def _job_body(self) -> None:
         settings, count = self.current_settings(), self.seed_count.value
@@ -132,24 +135,42 @@ class SeedPanel(Panel):
 
     def _summarize(self, histories: list[History]) -> tuple[Summary | None, str | None]:
         """(summary, None) from the student's function, or (None, why it gave none)."""
-        name = getattr(self.summarize, "__name__", "summarize")
         try:
             mean, std, low, high = (float(value) for value in
                                     self.summarize([run.final_validation_accuracy
                                                     for run in histories]))
-        except NotImplementedError:
-            return None, (f"Implement {name} in the exercise above and run its cell to see "
-                          "the 95% interval; then run this panel's cell again.")
         except Exception as error:  # the student's code: any mistake becomes a message
-            return None, (f"{name} failed, so there is no interval: {type(error).__name__}: "
-                          f"{error}. Fix it, run its cell, then run this panel's cell again.")
+            return None, self._why_no_interval(error)
         return (mean, std, low, high), None
+
+    def _compare(self, first: SeedResult, second: SeedResult
+                 ) -> tuple[PairedComparison | None, str]:
+        """The two results paired seed by seed with the student's summarize, and the verdict;
+        or None and why there is none."""
+        if len(first.histories) != len(second.histories):
+            return None, (f"These results have {len(first.histories)} and "
+                          f"{len(second.histories)} seeds: train both with the same seeds to "
+                          "compare them seed by seed.")
+        try:
+            comparison = compare_paired(first.accuracies, second.accuracies, self.summarize)
+        except Exception as error:  # the student's code: any mistake becomes a message
+            return None, self._why_no_interval(error)
+        return comparison, str(comparison)
+
+    def _why_no_interval(self, error: Exception) -> str:
+        name = getattr(self.summarize, "__name__", "summarize")
+        if isinstance(error, NotImplementedError):
+            return (f"Implement {name} in the exercise above and run its cell to see "
+                    "the 95% interval; then run this panel's cell again.")
+        return (f"{name} failed, so there is no interval: {type(error).__name__}: "
+                f"{error}. Fix it, run its cell, then run this panel's cell again.")
 
     def _draw_spread(self, histories: list[History]) -> None:
         self._show(self.plot, "spread", seed_spread(histories))
 
     def _show_results(self) -> None:
-        """The latest result, and the one chosen under "Compare with": table, figure, verdict."""
+        """The latest result, and the one chosen under "Compare with": table, figures and the
+        paired verdict."""
         if not self.results:
             return
         shown = [self.results[-1]]
@@ -159,11 +180,13 @@ class SeedPanel(Panel):
             [each.settings for each in shown], [each.accuracies for each in shown],
             [each.summary[2:] if each.summary else None for each in shown]))
         rows = [self._row(self.results.index(each) + 1, each) for each in shown]
-        verdict = ""
+        verdict, pairs = "", None
         if len(shown) == 2:
-            first, second = (each.summary for each in shown)
-            verdict = (overlap_sentence(first[2:], second[2:]) if first and second else
-                       "Both results need an interval to compare them.")
+            comparison, verdict = self._compare(*shown)
+            if len(shown[0].histories) == len(shown[1].histories):
+                pairs = seed_pairs((shown[0].settings, shown[1].settings),
+                                   (shown[0].accuracies, shown[1].accuracies), comparison)
+        self._show(self.pairs, "pairs", pairs)
         self.summary.value = "<br>".join(rows) + (f"<br><b>{as_html(verdict)}</b>" if verdict
                                                    else "")
 
@@ -174,7 +197,7 @@ class SeedPanel(Panel):
             summary = result.problem
         else:
             mean, std, low, high = result.summary
-            summary = (f"mean {mean:.1%}, std {std:.1%}, 95% interval of the mean "
+            summary = (f"mean {mean:.1%}, sample std {std:.1%}, 95% interval of the mean "
                        f"{low:.1%} to {high:.1%}")
         return (f"<b>{number}.</b> <code>{as_html(repr(result.settings))}</code><br>"
                 f"final accuracies {as_html(accuracies)}; {as_html(summary)}")
