@@ -3,9 +3,8 @@
 `running_hub` prepares a fresh course folder and exchange under a new folder of /tmp (with
 deploy/jupyterhub/course_setup.py, as `python3 dev.py hub` does), starts JupyterHub from this
 virtual environment on free 127.0.0.1 ports as root, and stops it after: SIGTERM first (the
-hub then stops every server it started), then SIGKILL to its process group. `as_user` runs a
-command as a course account, the way the hub's spawner does: that user's uid, primary group
-and supplementary groups, home and a chosen umask.
+hub then stops every server it started), then SIGKILL to its process group. `as_user`
+(course_setup.run_as) runs a command as a course account, the way the hub's spawner does.
 
 The accounts themselves are made once per machine by .ci/run (`course_setup.py accounts`):
 the test only sets fresh PAM passwords with chpasswd and clears what an earlier run left in
@@ -31,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from lab_browser import CHROMIUM, in_ci
@@ -90,19 +90,6 @@ def _free(port: int) -> bool:
     return True
 
 
-def as_user(user: str, command: list[str], *, cwd: Path | str | None = None,
-            env: dict[str, str] | None = None, umask: int = 0o022,
-            timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run command as a Unix user with their groups and home, never as root."""
-    account = pwd.getpwnam(user)
-    groups = os.getgrouplist(user, account.pw_gid)
-    environment = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": account.pw_dir, "USER": user,
-                   "LANG": "C.UTF-8", **(env or {})}
-    return subprocess.run(command, cwd=cwd or account.pw_dir, env=environment, user=account.pw_uid,
-                          group=account.pw_gid, extra_groups=groups, umask=umask,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @dataclass
 class Hub:
     """A running hub: its public URL, the folders it serves, its log and process."""
@@ -125,7 +112,9 @@ class Hub:
              body: dict | None = None) -> tuple[int, dict | str]:
         """(status, JSON or text) of a request to the hub or a server behind its proxy."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
+        # Paths may hold spaces: nbgrader names feedback folders after timestamps.
+        request = urllib.request.Request(self.url + quote(path, safe="/?=&"), data=data,
+                                         method=method,
                                          headers={"Authorization": f"token {token}",
                                                   "Content-Type": "application/json"})
         try:

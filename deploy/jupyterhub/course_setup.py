@@ -103,6 +103,21 @@ def set_passwords(passwords: dict[str, str]) -> None:
     subprocess.run(["chpasswd"], input=lines, text=True, check=True)
 
 
+def run_as(user: str, command: list[str], *, cwd: Path | str | None = None,
+           env: dict[str, str] | None = None, umask: int = 0o022,
+           timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run command as a course account, the way the hub's spawner runs its server: that
+    user's uid, primary group and other groups (the staff group, say), home and a clean
+    environment with this Python's folder first on PATH. Needs root."""
+    account = pwd.getpwnam(user)
+    environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+                   "HOME": account.pw_dir, "USER": user, "LANG": "C.UTF-8", **(env or {})}
+    return subprocess.run(command, cwd=cwd or account.pw_dir, env=environment,
+                          user=account.pw_uid, group=account.pw_gid,
+                          extra_groups=os.getgrouplist(user, account.pw_gid), umask=umask,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def prepare_folders(folders: HubFolders) -> None:
     """The course folder (with the course material copied in, once) and the exchange, with
     the owners and modes of the module docstring (needs root)."""
