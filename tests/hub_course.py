@@ -3,8 +3,7 @@
 `running_hub` prepares a fresh course folder and exchange under a new folder of /tmp (with
 deploy/jupyterhub/course_setup.py, as `python3 dev.py hub` does), starts JupyterHub from this
 virtual environment on free 127.0.0.1 ports as root, and stops it after: SIGTERM first (the
-hub then stops every server it started), then SIGKILL to its process group. `as_user`
-(course_setup.run_as) runs a command as a course account, the way the hub's spawner does.
+hub then stops every server it started), then SIGKILL to its process group.
 
 The accounts themselves are made once per machine by .ci/run (`course_setup.py accounts`):
 the test only sets fresh PAM passwords with chpasswd and clears what an earlier run left in

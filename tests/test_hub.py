@@ -1,7 +1,8 @@
 """A whole term of the course on a real JupyterHub (deploy/jupyterhub/), as real Unix users.
 
 One hub on 127.0.0.1 serves every step, in a term's order:
-1. the instructor (a Unix account in the staff group) generates and releases digit-lab;
+1. the instructor (a Unix account in the staff group) generates and releases digit-lab; the
+   formgrader service (run by the grader account) lists it for the instructor, not a student;
 2. three students, each through their own single-user server's nbgrader API (the
    assignment-list endpoints, with a hub API token of that student), fetch, submit the blank
    release once, fill in their answers through the server's contents API (perfect; the seed's
@@ -40,7 +41,6 @@ from hub_course import (
     BIN,
     DEPLOY,
     Hub,
-    as_user,
     course_setup,
     require_hub,
     running_hub,
@@ -52,6 +52,7 @@ from nbgrader.utils import notebook_hash
 
 pytestmark = pytest.mark.hub
 
+as_user = course_setup.run_as  # a command as a course account, never as root
 COURSE = course_setup.COURSE_ID
 INSTRUCTOR = course_setup.INSTRUCTOR
 PERFECT, BUGGY, NO_COMPETITION, BROWSER = course_setup.STUDENTS
@@ -85,6 +86,7 @@ def test_a_term_on_the_hub():
         course = hub.folders.course
         instructor_runs(hub, "generate_assignment", ASSIGNMENT)
         instructor_runs(hub, "release_assignment", ASSIGNMENT)
+        formgrader_admits_staff_only(hub)
 
         solved = solved_release(course)
         buggy = {name: copy.deepcopy(notebook) for name, notebook in solved.items()}
@@ -109,9 +111,12 @@ def test_a_term_on_the_hub():
         instructor_runs(hub, "release_feedback", ASSIGNMENT)
 
         scores = gradebook_scores(course, list(work))
-        for student in work:
-            assert feedback_scores(hub, student, tokens[student]) == scores[student], student
-        assert_grades_follow_the_answers(scores)
+        feedback = {student: feedback_scores(hub, student, tokens[student]) for student in work}
+        for student, pages in feedback.items():
+            # Each page shows the student's own gradebook score; a notebook left out is
+            # scored 0 in the gradebook and has no feedback page.
+            assert pages == {name: scores[student][name] for name in pages}, student
+        assert_grades_follow_the_answers(scores, feedback)
 
         probes = privacy_probes(hub)
         assert probes == {probe: expected for probe, (expected, _) in PROBES.items()}
@@ -128,6 +133,16 @@ def instructor_runs(hub: Hub, *arguments: str) -> str:
                      cwd=hub.folders.course, env=server_environment(hub), umask=0o007)
     assert result.returncode == 0, f"nbgrader {' '.join(arguments)}:\n{result.stderr}"
     return result.stderr
+
+
+def formgrader_admits_staff_only(hub: Hub) -> None:
+    """The formgrader service, run by the grader account, reads the course's gradebook for the
+    instructor (group formgrade-digitlab) and refuses a student."""
+    api = f"services/{COURSE}/formgrader/api/assignments"
+    status, assignments = hub.call(api, hub.token(INSTRUCTOR))
+    assert status == 200 and [item["name"] for item in assignments] == [ASSIGNMENT]
+    status, _ = hub.call(api, hub.token(PERFECT))
+    assert status == 403
 
 
 def server_environment(hub: Hub) -> dict[str, str]:
@@ -229,16 +244,18 @@ def feedback_scores(hub: Hub, student: str, token: str) -> dict[str, tuple]:
     return scores
 
 
-def assert_grades_follow_the_answers(scores: dict[str, dict[str, tuple]]) -> None:
+def assert_grades_follow_the_answers(scores: dict[str, dict[str, tuple]],
+                                     feedback: dict[str, dict[str, tuple]]) -> None:
     """The perfect student's autograded notebook 01 scores full marks (the blank first
     submission would score 0: the latest counted); the bias bug loses points there; the
-    student who left out 05 has no 05 at all."""
+    student who left out 05 scores 0 for it and gets feedback on the other four only."""
     first, competition = Path(NOTEBOOKS[0]).stem, Path(COMPETITION).stem
     score, maximum = scores[PERFECT][first]
     assert score == maximum > 0
     assert scores[BUGGY][first][0] < maximum
-    assert competition in scores[PERFECT] and competition not in scores[NO_COMPETITION]
-    assert scores[PERFECT][competition][0] > 0
+    assert scores[PERFECT][competition][0] > 0 == scores[NO_COMPETITION][competition][0]
+    assert set(feedback[PERFECT]) == {Path(name).stem for name in NOTEBOOKS}
+    assert set(feedback[NO_COMPETITION]) == set(feedback[PERFECT]) - {competition}
 
 
 def attempt(user: str, action: str, path: Path) -> str:
@@ -345,7 +362,10 @@ def validate_in_the_browser(hub: Hub, solved: dict[str, nbformat.NotebookNode]) 
             fetch.wait_for()
             shot("assignments")
             fetch.click()
-            link = page.get_by_text("01-linear-backward", exact=True)
+            # A fetched assignment lists its notebooks once its name is clicked.
+            page.locator("a.assignment-notebooks-link", has_text=ASSIGNMENT).click()
+            link = page.locator(".assignment-notebooks a",
+                                has_text=Path(NOTEBOOKS[0]).stem).first
             link.wait_for()
             shot("fetched")
             token = hub.token(BROWSER)
@@ -355,7 +375,7 @@ def validate_in_the_browser(hub: Hub, solved: dict[str, nbformat.NotebookNode]) 
             assert status == 200
             link.click()
             page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-            page.get_by_role("button", name=re.compile("Validate")).first.click()
+            page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").click()
             dialog = page.locator(".jp-Dialog")
             dialog.get_by_text("Success! Your notebook passes all the tests.").wait_for(
                 timeout=STEP_MS)
