@@ -150,6 +150,7 @@ def running_hub() -> Iterator[Hub]:
                                     str(DEPLOY / "jupyterhub_config.py")],
                                    cwd=folders.state, env=environment, stdout=log_file,
                                    stderr=subprocess.STDOUT, start_new_session=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     hub = Hub(f"http://127.0.0.1:{port}/", folders, environment, log, process)
     try:
         deadline = time.monotonic() + HUB_START_SECONDS
@@ -160,7 +161,6 @@ def running_hub() -> Iterator[Hub]:
         yield hub
     finally:
         _stop(process)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(log, ARTIFACTS / "jupyterhub.log")  # for reading a failure afterwards
         shutil.rmtree(root, ignore_errors=True)
 

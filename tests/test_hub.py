@@ -103,9 +103,11 @@ def test_a_term_on_the_hub():
         assert wrote_submission == {PERFECT: True, BUGGY: False, NO_COMPETITION: None}
 
         instructor_runs(hub, "collect", ASSIGNMENT)
+        # As root: each grading kernel runs as a digitlab-grader-N account.
         grade = subprocess.run([str(BIN / "digitlab"), "grade", ASSIGNMENT, "--jobs", "2"],
-                               cwd=course, env=hub.environment, umask=0o007,
-                               capture_output=True, text=True, timeout=900)
+                               cwd=course, env=hub.environment, capture_output=True,
+                               text=True, timeout=900)
+        (ARTIFACTS / "digitlab-grade.txt").write_text(grade.stdout + grade.stderr)
         assert grade.returncode == 0, grade.stdout + grade.stderr
         instructor_runs(hub, "generate_feedback", ASSIGNMENT)
         instructor_runs(hub, "release_feedback", ASSIGNMENT)
