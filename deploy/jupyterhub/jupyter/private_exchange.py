@@ -111,17 +111,17 @@ class OwnerCheckedCollect(FixedRoot, ExchangeCollect):
         except (OSError, KeyError):
             return None
 
+    def _planted(self, record):
+        return self._owner(record) != record["username"]
+
     def _sort_by_timestamp(self, records):
         """Latest first, each student's own submissions before any planted by someone else
-        (copy_files then leaves those out)."""
-        ordered = super()._sort_by_timestamp(records)
-        return sorted(ordered, key=lambda record: self._owner(record) != record["username"])
-
-    def copy_files(self):
-        planted = [record for record in self.src_records
-                   if self._owner(record) != record["username"]]
-        for record in planted:
+        (copy_files then leaves out a planted one that is all a student has)."""
+        for record in filter(self._planted, records):
             self.log.error("Left out %s: it names %s but %s made it.", record["filename"],
                            record["username"], self._owner(record))
-        self.src_records = [record for record in self.src_records if record not in planted]
+        return sorted(super()._sort_by_timestamp(records), key=self._planted)
+
+    def copy_files(self):
+        self.src_records = [record for record in self.src_records if not self._planted(record)]
         super().copy_files()
