@@ -161,6 +161,7 @@ def running_hub() -> Iterator[Hub]:
         yield hub
     finally:
         _stop(process)
+        _kill_leftovers(root)
         shutil.copy(log, ARTIFACTS / "jupyterhub.log")  # for reading a failure afterwards
         shutil.rmtree(root, ignore_errors=True)
 
@@ -174,6 +175,21 @@ def _stop(process: subprocess.Popen) -> None:
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def _kill_leftovers(root: Path) -> None:
+    """Kill what outlived the hub: a hub that exits abnormally leaves its proxy and servers
+    (each in a session of its own). They are known by DIGITLAB_HUB_ROOT=<this run's root>,
+    which every process started for this hub inherits, and no other process has."""
+    marker = f"DIGITLAB_HUB_ROOT={root}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
 
 
 def clear_student_homes() -> None:
