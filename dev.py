@@ -3,6 +3,7 @@
 
     python3 dev.py lab     # open the lab in JupyterLab on the bundled digits
     python3 dev.py test    # lint with ruff, then run the whole test suite
+    python3 dev.py hub     # as root: a demo course on JupyterHub at http://127.0.0.1:8000/
 
 Extra arguments go to JupyterLab or pytest, e.g. `python3 dev.py test -k gradcheck`.
 The virtual environment is reinstalled only when pyproject.toml changes.
@@ -57,10 +58,16 @@ def test(arguments: list[str]) -> int:
     return tests or lint
 
 
+def hub(arguments: list[str]) -> NoReturn:
+    """The demo course of deploy/jupyterhub/demo.py, run by this environment's Python."""
+    command = [str(BIN / "python"), str(ROOT / "deploy" / "jupyterhub" / "demo.py"), *arguments]
+    os.execv(command[0], command)
+
+
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - this runs on whatever python3 is
         sys.exit(f"digitlab needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
-    commands = {"lab": lab, "test": test}
+    commands = {"lab": lab, "test": test, "hub": hub}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     ensure_environment()
