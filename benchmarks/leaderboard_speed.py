@@ -24,8 +24,8 @@ import numpy as np
 
 from digitlab.cli import main as digitlab_command
 from digitlab.competition import read_answer_key, write_submission
-from digitlab.course import leaderboard
-from digitlab.course.leaderboard_plot import leaderboard_figure
+from digitlab.course.competition import leaderboard
+from digitlab.course.competition.leaderboard_plot import leaderboard_figure
 
 KEY = Path(__file__).resolve().parents[1] / "keys" / "digit-lab.csv"
 STUDENTS = 300

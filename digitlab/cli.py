@@ -24,8 +24,12 @@ from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course import grade, gradebook, integrity, kaggle_split, leaderboard, report
-from digitlab.course.score_submission import KEY_VARIABLE
+from digitlab.course.checks.score_submission import KEY_VARIABLE
+from digitlab.course.competition import kaggle_split, leaderboard
+from digitlab.course.grading import grade, gradebook, integrity
+from digitlab.course.grading.summary import ProgressBar, summary
+from digitlab.course.layout import CourseLayout
+from digitlab.course.report import class_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,9 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    course = Path(args.course)
-    key = Path(args.key or os.environ.get(KEY_VARIABLE)
-               or course / "keys" / f"{args.assignment}.csv")
+    layout = CourseLayout(args.course)
+    key = Path(args.key or os.environ.get(KEY_VARIABLE) or layout.answer_key(args.assignment))
     try:
         truth = read_answer_key(key)
     except SubmissionError as error:
@@ -134,14 +137,14 @@ def _leaderboard(args: argparse.Namespace) -> int:
         return 1
     try:
         public = leaderboard.public_mask(len(truth), args.public_fraction, args.seed)
-        submissions = leaderboard.find_submissions(course, args.assignment)
+        submissions = leaderboard.find_submissions(args.course, args.assignment)
     except (ValueError, FileNotFoundError) as error:
         print(error)
         return 1
     scores = leaderboard.score_class(submissions, truth, public)
     rows = leaderboard.board(scores, args.board)
 
-    out = Path(args.out) if args.out else course / "leaderboard"
+    out = Path(args.out) if args.out else layout.leaderboard_folder()
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.assignment}-{args.board}"
     named = leaderboard.table(rows, args.board)
@@ -168,7 +171,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 def _plot(rows, args: argparse.Namespace, public, path: Path) -> Path:
     """Save the board's figure to path. It shows ranks, never names, so it is safe to post."""
-    from digitlab.course.leaderboard_plot import leaderboard_figure  # matplotlib: only here
+    from digitlab.course.competition.leaderboard_plot import (
+        leaderboard_figure,  # matplotlib: only here
+    )
 
     title = (f"{args.assignment}: {args.board} leaderboard (public part {public.sum()} of "
              f"{len(public)} images)")
@@ -200,17 +205,16 @@ def _kaggle_split(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from digitlab.course.report_page import write_html  # matplotlib: only here
+    from digitlab.course.report.page import write_html  # matplotlib: only here
 
-    course = Path(args.course)
     try:
-        result = report.build_report(course, args.assignment, args.db_url)
+        result = class_report.build_report(args.course, args.assignment, args.db_url)
     except (FileNotFoundError, ValueError, gradebook.GradebookError) as error:
         print(error)
         return 1
-    out = Path(args.out) if args.out else course / "report"
-    written = [*report.write_csvs(result, out), write_html(result, out)]
-    stats = report.summary_statistics(result)
+    out = Path(args.out) if args.out else CourseLayout(args.course).report_folder()
+    written = [*class_report.write_csvs(result, out), write_html(result, out)]
+    stats = class_report.summary_statistics(result)
     print(f"{stats['students']} students: mean total {stats['mean']:.1f}, "
           f"median {stats['median']:.1f} of {stats['max_total']:g} points.")
     failed = [cell for cell in result.cells if cell.failed + cell.errored][:3]
@@ -250,14 +254,14 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
                                    db_url=args.db_url, students=args.student,
-                                   timeout=args.timeout, progress=grade.ProgressBar(sys.stderr))
+                                   timeout=args.timeout, progress=ProgressBar(sys.stderr))
     except (FileNotFoundError, ValueError, gradebook.GradebookError, grade.NotReady) as error:
         print(error)
         return 1
     print(f"Gradebook: {gradebook.shown(result.db_url)}"
           + "".join(f"; {step}" for step in result.prepared))
-    print("\n".join(grade.summary(result)))
-    print(f"Records and nbgrader's logs: {Path(args.course) / 'grading' / args.assignment}")
+    print("\n".join(summary(result)))
+    print(f"Records and nbgrader's logs: {CourseLayout(args.course).grading(args.assignment)}")
     return 0
 
 
