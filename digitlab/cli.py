@@ -30,6 +30,7 @@ from digitlab.course.grading import grade, gradebook, integrity
 from digitlab.course.grading.summary import ProgressBar, summary
 from digitlab.course.layout import CourseLayout
 from digitlab.course.report import class_report
+from digitlab.course.tables import write_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,9 +157,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
         # The instructor's file keeps the ids and shows each student's pseudonym.
         for record, row in zip(named, rows, strict=True):
             record["pseudonym"] = names[row.score.student]
-        written.append(leaderboard.write_table(leaderboard.table(rows, args.board, names),
+        written.append(write_table(leaderboard.table(rows, args.board, names),
                                                out / f"{stem}-anonymised.csv"))
-    written.append(leaderboard.write_table(named, out / f"{stem}.csv"))
+    written.append(write_table(named, out / f"{stem}.csv"))
     written.append(_plot(rows, args, public, out / f"{stem}.png"))
 
     _print_table(named)

@@ -18,7 +18,6 @@ from nbgrader.api import Gradebook
 
 from digitlab.cli import main
 from digitlab.course.checks import backward_check
-from digitlab.course.competition.leaderboard import spreadsheet_safe, write_table
 from digitlab.course.grading.integrity import Finding
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import (
@@ -38,6 +37,7 @@ from digitlab.course.report.class_report import (
     write_csvs,
 )
 from digitlab.course.report.page import render_html
+from digitlab.course.tables import spreadsheet_safe, write_table
 from digitlab.gradcheck import compare_gradient
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -16,18 +16,15 @@ images is computed as digitlab.competition.submission_accuracy computes it, so t
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from digitlab.atomic import atomic_write
 from digitlab.competition import SubmissionError, read_submission
 from digitlab.course.layout import CourseLayout
 
@@ -38,10 +35,6 @@ DEFAULT_SEED = 2026
 # keeps one runaway file from filling memory while the class is scored.
 MAX_BYTES = 5_000_000
 BOARDS = ("final", "public")
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
-# Injection"); a student id or an error message can start with one.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 # The accuracy each board ranks by.
 RANKED_BY = {"final": "private", "public": "public"}
 # The public board must not reveal the private part, nor the accuracy on all images, from
@@ -179,29 +172,6 @@ def table(rows: list[Row], which: str, names: dict[str, str] | None = None) -> l
         }
         records.append({column: record[column] for column in COLUMNS[which]})
     return records
-
-
-def write_table(records: list[dict], path: Path, columns: list[str] | None = None) -> Path:
-    """Write records as a CSV file with a header, replacing path whole; columns default to
-    the first record's keys (then there must be one). Every text cell goes through
-    spreadsheet_safe: the leaderboard and the class report hold students' text."""
-    with atomic_write(path, newline="") as file:
-        # csv's own line ending, \r\n (RFC 4180): with "\n", Python 3.11 leaves a field
-        # holding a lone \r unquoted, and a student's \r then splits the row in two.
-        writer = csv.DictWriter(file, fieldnames=columns or list(records[0]))
-        writer.writeheader()
-        writer.writerows({key: spreadsheet_safe(value) for key, value in record.items()}
-                         for record in records)
-    return path
-
-
-def spreadsheet_safe(value):
-    """value, or for text that a spreadsheet would run as a formula, the text after a "'"
-    (which shows it as text). Numbers, and text that is just a number such as "-0.5", stay."""
-    if (isinstance(value, str) and value.startswith(FORMULA_START)
-            and not _NUMBER_TEXT.fullmatch(value)):
-        return "'" + value
-    return value
 
 
 def load_secret(path: str | Path) -> bytes:

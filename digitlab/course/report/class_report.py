@@ -20,11 +20,11 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 from sqlalchemy.engine import make_url
 
-from digitlab.course.competition.leaderboard import write_table
 from digitlab.course.grading.gradebook import course_settings, open_gradebook, resolve_db_url, shown
 from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import GradingRecord, read_records
+from digitlab.course.tables import write_table
 from digitlab.student import NOTEBOOK_01
 
 # The kinds of finding the report adds to the integrity scan's (integrity.KINDS).
@@ -163,7 +163,7 @@ def write_csvs(report: ClassReport, out: str | Path) -> list[Path]:
     """Write <assignment>-scores/-cells/-diagnoses/-integrity.csv into out; their paths.
 
     Student ids, error messages and outputs are the students' text: a cell that would start
-    a spreadsheet formula is written with a leading "'" (leaderboard.spreadsheet_safe).
+    a spreadsheet formula is written with a leading "'" (tables.spreadsheet_safe).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
