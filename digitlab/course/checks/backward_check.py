@@ -105,7 +105,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 
 def _label(case: dict) -> str:
-    """ "13->7, batch 6": the case's layer shape and batch size."""
+    """The case as the report names it: its layer shape and batch size, "13->7, batch 6"."""
     return f"{case['weights'].shape[0]}->{case['weights'].shape[1]}, batch {len(case['x'])}"
 
 

@@ -2,7 +2,8 @@
 a time, against one gradebook (SQLite or PostgreSQL).
 
     result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
-    print("\\n".join(summary(result)))      # ProgressBar and summary: grading.summary
+
+(ProgressBar, and the summary that `digitlab grade` prints, are in grading.summary.)
 
 Each student's autograde runs in its own process group, so one broken or endless submission
 never stops the others: at the per-student time limit the whole group is killed. Each

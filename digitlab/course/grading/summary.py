@@ -1,7 +1,7 @@
 """What `digitlab grade` shows: a progress line per student, then the class's summary table.
 
     result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
-    print("\n".join(summary(result)))
+    print("\\n".join(summary(result)))
 
 Only presentation: it reads the ClassResult that grade.grade_class returns and changes
 nothing. A student's problems are named in one phrase each, e.g. "04-randomness: CPU time
