@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
     course_help = ("the course folder, holding release/, submitted/ and autograded/ (default: "
                    "the current folder)")
+    db_url_help = (f"the gradebook's SQLAlchemy URL (default: ${gradebook.DB_URL_VARIABLE}, "
+                   "else the course's config, else COURSE/gradebook.db)")
     classreport = commands.add_parser(
         "report", help="write the class report after autograde (CSV files and an HTML page)",
         description="Read the gradebook, the autograded notebooks, the integrity scan and the "
@@ -88,9 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                     "and ASSIGNMENT.html.")
     classreport.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
     classreport.add_argument("--course", default=".", help=course_help)
-    classreport.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
-                             f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
-                             "COURSE/gradebook.db)")
+    classreport.add_argument("--db-url", help=db_url_help)
     classreport.add_argument("--out", help="the output folder (default: COURSE/report)")
     classreport.set_defaults(run=_report)
 
@@ -116,9 +116,7 @@ def _parser() -> argparse.ArgumentParser:
                               "nbgrader_config.py and submitted/ (default: the current folder)")
     grade_parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                               help="students graded at once (default: the cores, %(default)s)")
-    grade_parser.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
-                              f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
-                              "COURSE/gradebook.db)")
+    grade_parser.add_argument("--db-url", help=db_url_help)
     grade_parser.add_argument("--student", nargs="+", metavar="S",
                               help="grade only these students (default: all)")
     grade_parser.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT,
