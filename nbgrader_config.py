@@ -9,8 +9,6 @@ import secrets
 import sys
 from pathlib import Path
 
-from digitlab.course.limits import GiB, MiB
-
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
 COURSE_ROOT = Path(__file__).resolve().parent
 
@@ -61,10 +59,10 @@ c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
 
 # Autograde's sanitizing steps: nbgrader 0.9.6's own list, with DeduplicateIds replaced. Its
 # version stops the whole autograde of a student who copied a test cell
-# (digitlab/course/deduplicate.py); this one drops the copies' grading metadata instead.
+# (digitlab/course/grading/deduplicate.py); this one drops the copies' grading metadata instead.
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
-    "digitlab.course.deduplicate.DeduplicateGradeIds",
+    "digitlab.course.grading.deduplicate.DeduplicateGradeIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -74,11 +72,11 @@ c.Autograde.sanitize_preprocessors = [
 # changes. LimitedExecute replaces Execute: it runs every kernel inside the GradingLimits
 # below. VerifyOutsideKernel is added right after it: the grader judges the hidden checks
 # again, outside the student's kernel, before the notebook is scored
-# (digitlab.course.verify_outside). The whole list, because nbgrader reads this file twice
+# (digitlab.course.checks.verify_outside). The whole list, because nbgrader reads this file twice
 # and a lazy .insert() would add the step twice.
 c.Autograde.autograde_preprocessors = [
-    "digitlab.course.bounded_execute.LimitedExecute",
-    "digitlab.course.verify_outside.VerifyOutsideKernel",
+    "digitlab.course.sandbox.bounded_execute.LimitedExecute",
+    "digitlab.course.checks.verify_outside.VerifyOutsideKernel",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -87,28 +85,6 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# The limits of every grading kernel (digitlab/course/limits.py explains each one). A correct
-# submission is graded in 10-15 s for all five notebooks, and its kernels start and pass with
-# 512 MiB of address space: the limits leave it ample room and stop only a submission that
-# loops, floods or forks without end.
-# Stops a loop that ignores the timeout's interrupt.
-c.GradingLimits.cpu_seconds = 120
-# Stops a kernel that sleeps while ignoring interrupts; at least one 60 s cell timeout fits.
-c.GradingLimits.notebook_wall_seconds = 180
-# Memory of the kernel and its children together; `digitlab grade --jobs N` may use N times
-# this at worst.
-c.GradingLimits.memory_bytes = 3 * GiB
-# Per process: a single absurd allocation fails with MemoryError in its own cell.
-c.GradingLimits.address_space_bytes = 4 * GiB
-# Processes and threads of one kernel: an idle kernel has about 11, a fork bomb stops here.
-c.GradingLimits.processes = 64
-# No notebook writes more than submission.csv (about 6 KiB).
-c.GradingLimits.file_size_bytes = 256 * MiB
-c.GradingLimits.open_files = 256
-# Output kept per notebook, and the largest message the grader accepts from a kernel.
-c.GradingLimits.output_bytes = 2 * MiB
-c.GradingLimits.message_bytes = 1 * MiB
-# No notebook needs the network while it is graded.
-c.GradingLimits.isolate_network = True
-# As root, kernels run as digitlab-grader-<slot> (see .ci/run for creating these users).
-c.GradingLimits.user = "digitlab-grader"
+# The limits of every grading kernel are GradingLimits' defaults
+# (digitlab/course/sandbox/limits.py gives each with its reason). Set here only a limit
+# this course changes, e.g. c.GradingLimits.cpu_seconds = 60; this course changes none.

@@ -5,9 +5,9 @@
 Builds a throwaway course (the real config and notebooks), releases the assignment and
 submits a class of complete submissions: the reference solutions, every fifth with the seed's
 bias bug. Then grades the whole class once per --jobs value on the default SQLite gradebook
-(digitlab.course.grade.grade_class, which runs the real `nbgrader autograde` per student) and
-prints the wall time, the time per student, the speed-up over the first value and the load
-average before and after, since other work on the machine slows every figure. The one-time
+(digitlab.course.grading.grade.grade_class, which runs the real `nbgrader autograde` per
+student) and prints the wall time, the time per student, the speed-up over the first value and
+the load average before and after, since other work on the machine slows every figure. The one-time
 gradebook preparation is not in the times. About 6-7 minutes for 40 students on 2 cores.
 This prints figures; it is not a test.
 """
@@ -31,7 +31,7 @@ from course_builder import (  # noqa: E402 - the course tooling for tests lives 
     submit,
 )
 
-from digitlab.course.grade import grade_class  # noqa: E402
+from digitlab.course.grading.grade import grade_class  # noqa: E402
 
 
 def load() -> str:

@@ -24,8 +24,9 @@ import numpy as np
 
 from digitlab.cli import main as digitlab_command
 from digitlab.competition import read_answer_key, write_submission
-from digitlab.course import leaderboard
-from digitlab.course.leaderboard_plot import leaderboard_figure
+from digitlab.course.competition import leaderboard
+from digitlab.course.competition.leaderboard_plot import leaderboard_figure
+from digitlab.course.tables import write_table
 
 KEY = Path(__file__).resolve().parents[1] / "keys" / "digit-lab.csv"
 STUDENTS = 300
@@ -80,7 +81,7 @@ def main() -> None:
         assert sum(row.rank is None for row in rows) == STUDENTS // 10
         records = leaderboard.table(rows, "final")
         figures.append(("write the leaderboard CSV",
-                        lambda: leaderboard.write_table(records, course / "board.csv")))
+                        lambda: write_table(records, course / "board.csv")))
         figures.append(("draw and save the PNG", lambda: leaderboard_figure(
             rows, "final", "benchmark").savefig(course / "board.png")))
         figures.append(("the whole command (main)", command))

@@ -18,9 +18,9 @@ import time
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.preprocessors import Execute
 
-from digitlab.course.bounded_execute import LimitedExecute
-from digitlab.course.limits import GradingLimits
-from digitlab.course.sandbox import describe
+from digitlab.course.sandbox.bounded_execute import LimitedExecute
+from digitlab.course.sandbox.limits import GradingLimits
+from digitlab.course.sandbox.sandbox import describe
 
 
 def run_once(executor_class: type[Execute], folder: str) -> float:

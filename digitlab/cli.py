@@ -24,8 +24,13 @@ from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course import grade, gradebook, integrity, kaggle_split, leaderboard, report
-from digitlab.course.score_submission import KEY_VARIABLE
+from digitlab.course.checks.score_submission import KEY_VARIABLE
+from digitlab.course.competition import kaggle_split, leaderboard
+from digitlab.course.grading import grade, gradebook, integrity
+from digitlab.course.grading.summary import ProgressBar, summary
+from digitlab.course.layout import CourseLayout
+from digitlab.course.report import class_report
+from digitlab.course.tables import write_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
     course_help = ("the course folder, holding release/, submitted/ and autograded/ (default: "
                    "the current folder)")
+    db_url_help = (f"the gradebook's SQLAlchemy URL (default: ${gradebook.DB_URL_VARIABLE}, "
+                   "else the course's config, else COURSE/gradebook.db)")
     classreport = commands.add_parser(
         "report", help="write the class report after autograde (CSV files and an HTML page)",
         description="Read the gradebook, the autograded notebooks, the integrity scan and the "
@@ -83,9 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                     "and ASSIGNMENT.html.")
     classreport.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
     classreport.add_argument("--course", default=".", help=course_help)
-    classreport.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
-                             f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
-                             "COURSE/gradebook.db)")
+    classreport.add_argument("--db-url", help=db_url_help)
     classreport.add_argument("--out", help="the output folder (default: COURSE/report)")
     classreport.set_defaults(run=_report)
 
@@ -111,9 +116,7 @@ def _parser() -> argparse.ArgumentParser:
                               "nbgrader_config.py and submitted/ (default: the current folder)")
     grade_parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                               help="students graded at once (default: the cores, %(default)s)")
-    grade_parser.add_argument("--db-url", help="the gradebook's SQLAlchemy URL (default: "
-                              f"${gradebook.DB_URL_VARIABLE}, else the course's config, else "
-                              "COURSE/gradebook.db)")
+    grade_parser.add_argument("--db-url", help=db_url_help)
     grade_parser.add_argument("--student", nargs="+", metavar="S",
                               help="grade only these students (default: all)")
     grade_parser.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT,
@@ -124,9 +127,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    course = Path(args.course)
-    key = Path(args.key or os.environ.get(KEY_VARIABLE)
-               or course / "keys" / f"{args.assignment}.csv")
+    layout = CourseLayout(args.course)
+    key = Path(args.key or os.environ.get(KEY_VARIABLE) or layout.answer_key(args.assignment))
     try:
         truth = read_answer_key(key)
     except SubmissionError as error:
@@ -134,14 +136,14 @@ def _leaderboard(args: argparse.Namespace) -> int:
         return 1
     try:
         public = leaderboard.public_mask(len(truth), args.public_fraction, args.seed)
-        submissions = leaderboard.find_submissions(course, args.assignment)
+        submissions = leaderboard.find_submissions(args.course, args.assignment)
     except (ValueError, FileNotFoundError) as error:
         print(error)
         return 1
     scores = leaderboard.score_class(submissions, truth, public)
     rows = leaderboard.board(scores, args.board)
 
-    out = Path(args.out) if args.out else course / "leaderboard"
+    out = Path(args.out) if args.out else layout.leaderboard_folder()
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.assignment}-{args.board}"
     named = leaderboard.table(rows, args.board)
@@ -153,9 +155,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
         # The instructor's file keeps the ids and shows each student's pseudonym.
         for record, row in zip(named, rows, strict=True):
             record["pseudonym"] = names[row.score.student]
-        written.append(leaderboard.write_table(leaderboard.table(rows, args.board, names),
+        written.append(write_table(leaderboard.table(rows, args.board, names),
                                                out / f"{stem}-anonymised.csv"))
-    written.append(leaderboard.write_table(named, out / f"{stem}.csv"))
+    written.append(write_table(named, out / f"{stem}.csv"))
     written.append(_plot(rows, args, public, out / f"{stem}.png"))
 
     _print_table(named)
@@ -168,7 +170,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 def _plot(rows, args: argparse.Namespace, public, path: Path) -> Path:
     """Save the board's figure to path. It shows ranks, never names, so it is safe to post."""
-    from digitlab.course.leaderboard_plot import leaderboard_figure  # matplotlib: only here
+    from digitlab.course.competition.leaderboard_plot import (
+        leaderboard_figure,  # matplotlib: only here
+    )
 
     title = (f"{args.assignment}: {args.board} leaderboard (public part {public.sum()} of "
              f"{len(public)} images)")
@@ -200,17 +204,16 @@ def _kaggle_split(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from digitlab.course.report_page import write_html  # matplotlib: only here
+    from digitlab.course.report.page import write_html  # matplotlib: only here
 
-    course = Path(args.course)
     try:
-        result = report.build_report(course, args.assignment, args.db_url)
+        result = class_report.build_report(args.course, args.assignment, args.db_url)
     except (FileNotFoundError, ValueError, gradebook.GradebookError) as error:
         print(error)
         return 1
-    out = Path(args.out) if args.out else course / "report"
-    written = [*report.write_csvs(result, out), write_html(result, out)]
-    stats = report.summary_statistics(result)
+    out = Path(args.out) if args.out else CourseLayout(args.course).report_folder()
+    written = [*class_report.write_csvs(result, out), write_html(result, out)]
+    stats = class_report.summary_statistics(result)
     print(f"{stats['students']} students: mean total {stats['mean']:.1f}, "
           f"median {stats['median']:.1f} of {stats['max_total']:g} points.")
     failed = [cell for cell in result.cells if cell.failed + cell.errored][:3]
@@ -250,14 +253,14 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
                                    db_url=args.db_url, students=args.student,
-                                   timeout=args.timeout, progress=grade.ProgressBar(sys.stderr))
+                                   timeout=args.timeout, progress=ProgressBar(sys.stderr))
     except (FileNotFoundError, ValueError, gradebook.GradebookError, grade.NotReady) as error:
         print(error)
         return 1
     print(f"Gradebook: {gradebook.shown(result.db_url)}"
           + "".join(f"; {step}" for step in result.prepared))
-    print("\n".join(grade.summary(result)))
-    print(f"Records and nbgrader's logs: {Path(args.course) / 'grading' / args.assignment}")
+    print("\n".join(summary(result)))
+    print(f"Records and nbgrader's logs: {CourseLayout(args.course).grading(args.assignment)}")
     return 0
 
 

@@ -7,13 +7,12 @@ endings, and so do we.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from digitlab.atomic import atomic_write
 from digitlab.data.splits import CLASSES
 from digitlab.metrics import as_digits
 
@@ -37,21 +36,14 @@ class SubmissionError(ValueError):
 def write_submission(predictions, path: str | Path = "submission.csv") -> Path:
     """Write predictions (N,) digits as `ImageId,Label` rows, ids 1..N.
 
-    The file is written next to its destination and then renamed, so an interrupted write
-    never leaves half a file behind. Returns the path written.
+    Written whole (digitlab.atomic), so an interrupted write never leaves half a file
+    behind. Returns the path written.
     """
     digits = as_digits("predictions", predictions)
     path = Path(path)
     rows = "".join(f"{image_id},{label}\n" for image_id, label in enumerate(digits, 1))
-    handle, temporary = tempfile.mkstemp(dir=path.parent or ".", suffix=".partial")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(HEADER + "\n" + rows)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a submission is an ordinary file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, newline="\n") as file:
+        file.write(HEADER + "\n" + rows)
     return path
 
 
@@ -86,7 +78,8 @@ def submission_accuracy(path: str | Path, key_path: str | Path) -> float:
     """The fraction of images whose digit in the submission matches the answer key.
 
     The key is a file in the same format holding the true digits. The class leaderboard
-    (digitlab.course.leaderboard) scores with the same two readers, so it agrees with this.
+    (digitlab.course.competition.leaderboard) scores with the same two readers, so it agrees
+    with this.
     """
     truth = read_answer_key(key_path)
     return float(np.mean(read_submission(path, len(truth)) == truth))

@@ -46,7 +46,7 @@ from course_builder import ASSIGNMENT, KEY, copy_course, nbgrader, tree_digest
 from lab_browser import in_ci
 from summary_table import summary_problems, summary_rows
 
-from digitlab.course import gradebook
+from digitlab.course.grading import gradebook
 from digitlab.course.records import read_records
 from digitlab.testing import PUBLIC_PASS
 

@@ -1,5 +1,5 @@
 """The hidden check of Linear.backward, run for real as the hidden test cells run it: a fresh
-`python -I -m digitlab.course.backward_check` per quantity, which passes when it exits with
+`python -I -m digitlab.course.checks.backward_check` per quantity, which passes when it exits with
 status 0. The student's code runs only in its child process, which sends back arrays, so
 whatever that code does can change the arrays judged, never the verdict."""
 
@@ -22,8 +22,8 @@ from notebook_factory import (
     write_notebook,
 )
 
-from digitlab.course import backward_check
-from digitlab.course.box import plain_box
+from digitlab.course.checks import backward_check
+from digitlab.course.checks.box import plain_box
 from digitlab.student import NOTEBOOK_01
 
 QUANTITIES = ("shapes", "input", "weights", "bias", "unchanged", "all")
@@ -56,7 +56,7 @@ def start(folder, quantities=QUANTITIES, layers=LAYERS, notebook=None, seconds=N
     options += [] if notebook is None else ["--notebook", str(notebook)]
     options += [] if seconds is None else ["--seconds", str(seconds)]
     return {quantity: subprocess.Popen(
-                [sys.executable, "-I", "-m", "digitlab.course.backward_check",
+                [sys.executable, "-I", "-m", "digitlab.course.checks.backward_check",
                  "--quantity", quantity, *options],
                 cwd=folder, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True)
@@ -205,7 +205,7 @@ PATCHES = {
         __main__.QUANTITIES = {"bias": ()}
         """),
     "the checker's functions and tables": ("", """\
-        import digitlab.course.backward_check as checker
+        import digitlab.course.checks.backward_check as checker
 
         checker.QUANTITIES["bias"] = ()
         checker.judge = lambda *args: []

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import digitlab.competition
+import digitlab.atomic
 from digitlab.competition import (
     HEADER,
     SubmissionError,
@@ -124,7 +124,7 @@ def test_an_interrupted_rename_keeps_the_previous_submission(tmp_path, monkeypat
         assert Path(source).read_text(encoding="utf-8").count("\n") == 1001  # written whole
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(digitlab.competition.os, "replace", interrupted)
+    monkeypatch.setattr(digitlab.atomic.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_submission(np.arange(1000) % 10, path)
     assert path.read_text(encoding="utf-8") == "ImageId,Label\n1,1\n2,2\n3,3\n"

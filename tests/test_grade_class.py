@@ -49,19 +49,17 @@ from postgres_server import postgres_url  # noqa: F401 - the fixture, for Postgr
 from summary_table import summary_problems, summary_rows
 
 from digitlab import cli
-from digitlab.course import gradebook
-from digitlab.course.grade import (
-    MAX_PROBLEM_LINES,
+from digitlab.course.grading import gradebook
+from digitlab.course.grading.grade import (
     ClassResult,
-    ProgressBar,
     SlotPool,
     StudentResult,
     failure_reason,
     stage_submission,
-    staging_root,
-    summary,
 )
-from digitlab.course.integrity import Finding
+from digitlab.course.grading.integrity import Finding
+from digitlab.course.grading.summary import MAX_PROBLEM_LINES, ProgressBar, summary
+from digitlab.course.layout import CourseLayout
 from digitlab.course.records import GradingRecord, LimitHit, PatchedCheck, read_records
 
 # Seconds one student may take: the others need about 10-20 s each on two busy cores.
@@ -288,7 +286,7 @@ def test_invalid_files_are_left_out_of_a_staged_copy(run):
     # copies are gone once graded.
     assert (run.course / "autograded" / "perfect" / ASSIGNMENT / "submission.csv"
             ).read_bytes() == KEY.read_bytes()
-    assert not staging_root(run.course, ASSIGNMENT).exists()
+    assert not CourseLayout(run.course).staging(ASSIGNMENT).exists()
     # nbgrader read the submission time from the staged timestamp.txt.
     with Gradebook(run.db_url, "digitlab") as book:
         assert str(book.find_submission(ASSIGNMENT, "perfect").timestamp).startswith(
@@ -471,9 +469,9 @@ def test_staging_copies_all_but_what_nbgrader_must_not_read(tmp_path):
     (folder / "timestamp.txt").write_text(TIMESTAMP)
     before = tree_digest(tmp_path / "submitted")
 
-    left_out = stage_submission(tmp_path, ASSIGNMENT, "s")
+    left_out = stage_submission(CourseLayout(tmp_path), ASSIGNMENT, "s")
 
-    staged = staging_root(tmp_path, ASSIGNMENT) / "s" / ASSIGNMENT
+    staged = CourseLayout(tmp_path).staging(ASSIGNMENT) / "s" / ASSIGNMENT
     assert sorted(str(path.relative_to(staged)) for path in staged.rglob("*")) == [
         "data", "data/nested.ipynb", "data/numbers.txt", "good.ipynb", "timestamp.txt"]
     assert (staged / "timestamp.txt").read_text() == TIMESTAMP
@@ -490,7 +488,7 @@ def test_staging_copies_all_but_what_nbgrader_must_not_read(tmp_path):
     assert left_out["pipe"] == "pipe is not a regular file: left out"
     # Staging again starts from a fresh copy.
     (staged / "stale.txt").write_text("from a killed run")
-    assert stage_submission(tmp_path, ASSIGNMENT, "s") == left_out
+    assert stage_submission(CourseLayout(tmp_path), ASSIGNMENT, "s") == left_out
     assert not (staged / "stale.txt").exists()
 
 

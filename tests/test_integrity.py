@@ -13,8 +13,8 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import compute_checksum
 
 from digitlab.cli import main
-from digitlab.course import integrity
-from digitlab.course.integrity import scan_class, scan_notebook
+from digitlab.course.grading import integrity
+from digitlab.course.grading.integrity import scan_class, scan_notebook
 
 PLANTED = {("tamper", notebook, kind, cell) for notebook, cell, kind in TAMPERED} | {
     ("absent", NOTEBOOKS[2], "missing_notebook", ""),

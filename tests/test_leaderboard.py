@@ -20,9 +20,9 @@ from course_builder import tree_digest
 
 from digitlab.cli import main
 from digitlab.competition import read_answer_key, write_submission
-from digitlab.course import leaderboard
-from digitlab.course.leaderboard import public_mask
-from digitlab.course.score_submission import KEY_VARIABLE
+from digitlab.course.checks.score_submission import KEY_VARIABLE
+from digitlab.course.competition import leaderboard
+from digitlab.course.competition.leaderboard import public_mask
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = REPO / "keys" / "digit-lab.csv"
@@ -290,7 +290,8 @@ def test_the_console_script_agrees_with_the_hidden_tests_scorer(course, final):
     for student in ["s01", "s05", "tie-a", "w-windows"]:
         folder = course / "submitted" / student / ASSIGNMENT
         scored = subprocess.run(
-            [sys.executable, "-I", "-m", "digitlab.course.score_submission", "submission.csv"],
+            [sys.executable, "-I", "-m", "digitlab.course.checks.score_submission",
+             "submission.csv"],
             cwd=folder, capture_output=True, text=True, timeout=60,
             env={**os.environ, KEY_VARIABLE: str(course / "keys" / "digit-lab.csv")})
         assert scored.stdout == f"accuracy {rows[student]['accuracy']}\n", student

@@ -17,17 +17,16 @@ from course_builder import ASSIGNMENT, MARKUP, NOTEBOOKS, replace_answer, tree_d
 from nbgrader.api import Gradebook
 
 from digitlab.cli import main
-from digitlab.course import backward_check
-from digitlab.course.integrity import Finding
-from digitlab.course.leaderboard import spreadsheet_safe, write_table
+from digitlab.course.checks import backward_check
+from digitlab.course.grading.integrity import Finding
+from digitlab.course.layout import CourseLayout
 from digitlab.course.records import (
     GradingRecord,
     LimitHit,
     PatchedCheck,
     read_records,
-    record_path,
 )
-from digitlab.course.report import (
+from digitlab.course.report.class_report import (
     CellOutcome,
     ClassReport,
     Diagnosis,
@@ -37,7 +36,8 @@ from digitlab.course.report import (
     normalise,
     write_csvs,
 )
-from digitlab.course.report_page import render_html
+from digitlab.course.report.page import render_html
+from digitlab.course.tables import spreadsheet_safe, write_table
 from digitlab.gradcheck import compare_gradient
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -177,11 +177,11 @@ def test_the_report_command_writes_everything_and_leaves_submissions_alone(grade
 def test_records_round_trip_and_bad_ones_are_named(tmp_path):
     for record in RECORDS.values():
         assert GradingRecord.from_json(record.to_json()) == record
-        path = record_path(tmp_path, ASSIGNMENT, record.student)
+        path = CourseLayout(tmp_path).record(record.student, ASSIGNMENT)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(record.to_json())
-    record_path(tmp_path, ASSIGNMENT, "cut").write_text('{"student": "cut", "stat')
-    record_path(tmp_path, ASSIGNMENT, "odd").write_text(
+    CourseLayout(tmp_path).record("cut", ASSIGNMENT).write_text('{"student": "cut", "stat')
+    CourseLayout(tmp_path).record("odd", ASSIGNMENT).write_text(
         '{"student": "odd", "status": "done", "seconds": 1}')
     records, unreadable = read_records(tmp_path, ASSIGNMENT)
     assert records == RECORDS

@@ -21,12 +21,12 @@ from lab_browser import in_ci
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from digitlab.course.bounded_execute import ERROR_NAME, LimitedExecute
-from digitlab.course.limits import SLOT_VARIABLE, GradingLimits, MiB
-from digitlab.course.process_tree import processes_of
+from digitlab.course.checks.score_submission import KEY_VARIABLE
 from digitlab.course.records import EVENTS_VARIABLE, read_events
-from digitlab.course.sandbox import Sandbox, check_ready, sandbox
-from digitlab.course.score_submission import KEY_VARIABLE
+from digitlab.course.sandbox.bounded_execute import ERROR_NAME, LimitedExecute
+from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits, MiB
+from digitlab.course.sandbox.process_tree import processes_of
+from digitlab.course.sandbox.sandbox import Sandbox, check_ready, sandbox
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
 # clean-up kills every process of the slot user, so these tests keep to their own slot.
@@ -239,7 +239,7 @@ def test_graders_never_share_a_user():
                 waiting.set()
 
     handler = Waiting()
-    logging.getLogger("digitlab.course.sandbox").addHandler(handler)
+    logging.getLogger("digitlab.course.sandbox.sandbox").addHandler(handler)
     try:
         late = threading.Thread(target=lambda: made.append(Sandbox(GradingLimits(**SMALL))))
         late.start()
@@ -249,15 +249,15 @@ def test_graders_never_share_a_user():
         late.join(timeout=30)
         assert [box.account.pw_name for box in made] == [GradingLimits().slot_user(SLOT)]
     finally:
-        logging.getLogger("digitlab.course.sandbox").removeHandler(handler)
+        logging.getLogger("digitlab.course.sandbox.sandbox").removeHandler(handler)
         for box in busy + made:
             box.close()
 
 
 KILLED_GRADER = f"""
 import subprocess, sys
-from digitlab.course.limits import GradingLimits
-from digitlab.course.sandbox import Sandbox
+from digitlab.course.sandbox.limits import GradingLimits
+from digitlab.course.sandbox.sandbox import Sandbox
 box = Sandbox(GradingLimits(**{SMALL!r}))
 child = subprocess.Popen(box.command([sys.executable, "-c", "print(1, flush=True); input()"]),
                          env=box.environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

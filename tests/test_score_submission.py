@@ -1,5 +1,5 @@
 """The competition scorer run for real, as notebook 05's hidden tests run it in the kernel:
-a fresh `python -I -m digitlab.course.score_submission submission.csv` in the submission's
+a fresh `python -I -m digitlab.course.checks.score_submission submission.csv` in the submission's
 folder, with the key's path in DIGITLAB_ANSWER_KEY (which -I does not drop: it ignores only
 PYTHON*); and as the grader runs it outside the kernel, through `outside`."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from digitlab.competition import submission_accuracy, write_submission
-from digitlab.course.hidden_check import NOT_CHECKED_HERE, ONLY_OUTSIDE, check
-from digitlab.course.score_submission import KEY_VARIABLE, KeyUnavailable, outside
+from digitlab.course.checks.hidden_check import NOT_CHECKED_HERE, ONLY_OUTSIDE, check
+from digitlab.course.checks.score_submission import KEY_VARIABLE, KeyUnavailable, outside
 
 WITHOUT_KEY = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
 
@@ -21,7 +21,7 @@ def score(folder, key=None, *arguments: str) -> subprocess.CompletedProcess:
     """Run the scorer in folder on submission.csv (or on arguments), key as its answer key."""
     env = WITHOUT_KEY if key is None else {**WITHOUT_KEY, KEY_VARIABLE: str(key)}
     return subprocess.run(
-        [sys.executable, "-I", "-m", "digitlab.course.score_submission",
+        [sys.executable, "-I", "-m", "digitlab.course.checks.score_submission",
          *(arguments or ("submission.csv",))],
         cwd=folder, env=env, capture_output=True, text=True, timeout=60,
     )

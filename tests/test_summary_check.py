@@ -10,8 +10,8 @@ import pytest
 from course_builder import SOURCE, grade_id
 from notebook_factory import write_notebook
 
-from digitlab.course import summary_check
-from digitlab.course.run_summary import ANSWER_CELL_ID, NOTEBOOK_04
+from digitlab.course.checks import summary_check
+from digitlab.course.checks.run_summary import ANSWER_CELL_ID, NOTEBOOK_04
 
 [REFERENCE] = [cell.source for cell in nbformat.read(SOURCE / NOTEBOOK_04, 4).cells
                if grade_id(cell) == ANSWER_CELL_ID]

@@ -37,8 +37,8 @@ from nbgrader.api import Gradebook
 from test_nbgrader_pipeline import TEST_POINTS
 
 from digitlab.competition import write_submission
+from digitlab.course.checks.verify_outside import PREFIX, check_calls
 from digitlab.course.records import EVENTS_VARIABLE, read_events
-from digitlab.course.verify_outside import PREFIX, check_calls
 
 FIRST, RANDOMNESS, COMPETITION = NOTEBOOKS[0], NOTEBOOKS[3], NOTEBOOKS[4]
 ACCURACY_TESTS = ("test-accuracy-85", "test-accuracy-89", "test-accuracy-91")

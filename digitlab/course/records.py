@@ -1,7 +1,7 @@
 """Per-student grading records: what the grading driver saw while it graded one student.
 
 The driver writes one JSON file per student, grading/<assignment>/<student>.json in the
-course folder, and the class report reads them (digitlab.course.report). The schema:
+course folder (CourseLayout.record), and the class report reads them. The schema:
 
     {"student": "alice",                 # the id of the folder in submitted/
      "status": "graded" | "failed",      # failed: autograde could not grade the student
@@ -33,6 +33,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from digitlab.course.layout import CourseLayout
 
 EVENTS_VARIABLE = "DIGITLAB_GRADING_EVENTS"
 STATUSES = ("graded", "failed")
@@ -98,16 +100,6 @@ class GradingRecord:
             raise ValueError(f"not a grading record: {type(error).__name__} {error}") from error
 
 
-def records_folder(course: str | Path, assignment: str) -> Path:
-    """The folder of the assignment's records, grading/<assignment>/ in the course."""
-    return Path(course) / "grading" / assignment
-
-
-def record_path(course: str | Path, assignment: str, student: str) -> Path:
-    """Where the driver writes the record of one student."""
-    return records_folder(course, assignment) / f"{student}.json"
-
-
 def read_records(course: str | Path, assignment: str
                  ) -> tuple[dict[str, GradingRecord], dict[str, str]]:
     """({student: record}, {file name: why it could not be read}) from grading/<assignment>/.
@@ -115,7 +107,7 @@ def read_records(course: str | Path, assignment: str
     No folder means no records (the class was graded without the driver).
     """
     records, unreadable = {}, {}
-    for path in sorted(records_folder(course, assignment).glob("*.json")):
+    for path in sorted(CourseLayout(course).grading(assignment).glob("*.json")):
         try:
             record = GradingRecord.from_json(path.read_text())
         except (OSError, ValueError) as error:

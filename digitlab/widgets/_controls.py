@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from digitlab.network import ACTIVATIONS
 from digitlab.settings import TrainingSettings
 
 # Wide enough for the longest description ("Batch size"), so the controls line up.
@@ -36,8 +37,10 @@ def _whole(description: str, tooltip: str, low: int, high: int):
 
 
 def _activation(value: str) -> widgets.Widget:
-    return widgets.Dropdown(options=[("sigmoid", "sigmoid"), ("ReLU", "relu")], value=value,
-                            description="Activation", style=_STYLE,
+    # Every activation network.ACTIVATIONS knows, labelled by its layer's name (Sigmoid, ReLU).
+    return widgets.Dropdown(options=[(layer.__name__, name)
+                                     for name, layer in ACTIVATIONS.items()],
+                            value=value, description="Activation", style=_STYLE,
                             tooltip="The activation function between the linear layers")
 
 

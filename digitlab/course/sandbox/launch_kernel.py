@@ -2,8 +2,8 @@
 
     python -I launch_kernel.py '<json settings>' -- PROGRAM ARGUMENTS...
 
-digitlab.course.sandbox puts this in front of a kernel's command (and of any child it is asked
-to run), as root, and it runs the few steps that need root, in this order:
+digitlab.course.sandbox.sandbox puts this in front of a kernel's command (and of any child it
+is asked to run), as root, and it runs the few steps that need root, in this order:
 
 1. join the sandbox's cgroups (processes and memory of the whole tree), if any;
 2. unshare the network: a new, empty network namespace (only a down loopback);

@@ -9,18 +9,16 @@ competition where students could tune against the posted public board, pass your
 keep it with the key.
 
 Pure functions over paths and arrays; `digitlab leaderboard` (digitlab.cli) calls them, and
-digitlab.course.leaderboard_plot draws the figure. A submission is read by the same function
-as notebook 05's hidden tests (digitlab.competition.read_submission), and the accuracy on all
+leaderboard_plot draws the figure. A submission is read by the same function as notebook
+05's hidden tests (digitlab.competition.read_submission), and the accuracy on all
 images is computed as digitlab.competition.submission_accuracy computes it, so the two agree.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.competition import SubmissionError, read_submission
+from digitlab.course.layout import CourseLayout
 
 SUBMISSION = "submission.csv"
 PUBLIC_FRACTION = 0.25  # Kaggle's digit recognizer: "approximately 25% of the test data"
@@ -36,10 +35,6 @@ DEFAULT_SEED = 2026
 # keeps one runaway file from filling memory while the class is scored.
 MAX_BYTES = 5_000_000
 BOARDS = ("final", "public")
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
-# Injection"); a student id or an error message can start with one.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 # The accuracy each board ranks by.
 RANKED_BY = {"final": "private", "public": "public"}
 # The public board must not reveal the private part, nor the accuracy on all images, from
@@ -80,17 +75,9 @@ def find_submissions(course: str | Path, assignment: str) -> dict[str, Path]:
     incomplete folder was collected). Raises FileNotFoundError if submitted/ is missing or
     holds no student's folder.
     """
-    submitted = Path(course) / "submitted"
-    collect = f"collect the submissions first (nbgrader collect {assignment})."
-    if not submitted.is_dir():
-        raise FileNotFoundError(f"There is no folder {submitted}: {collect}")
-    # Hidden folders (.ipynb_checkpoints and the like) are not students.
-    found = {folder.name: folder / assignment / SUBMISSION
-             for folder in sorted(submitted.iterdir())
-             if folder.is_dir() and not folder.name.startswith(".")}
-    if not found:
-        raise FileNotFoundError(f"There are no students' folders in {submitted}: {collect}")
-    return found
+    layout = CourseLayout(course)
+    return {student: layout.submitted(student, assignment) / SUBMISSION
+            for student in layout.students(assignment)}
 
 
 def public_mask(n_images: int, fraction: float = PUBLIC_FRACTION,
@@ -185,31 +172,6 @@ def table(rows: list[Row], which: str, names: dict[str, str] | None = None) -> l
         }
         records.append({column: record[column] for column in COLUMNS[which]})
     return records
-
-
-def write_table(records: list[dict], path: Path, columns: list[str] | None = None) -> Path:
-    """Write records as a CSV file with a header, replacing path whole; columns default to
-    the first record's keys (then there must be one). Every text cell goes through
-    spreadsheet_safe: the leaderboard and the class report hold students' text."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8", newline="") as file:
-        # csv's own line ending, \r\n (RFC 4180): with "\n", Python 3.11 leaves a field
-        # holding a lone \r unquoted, and a student's \r then splits the row in two.
-        writer = csv.DictWriter(file, fieldnames=columns or list(records[0]))
-        writer.writeheader()
-        writer.writerows({key: spreadsheet_safe(value) for key, value in record.items()}
-                         for record in records)
-    os.replace(partial, path)
-    return path
-
-
-def spreadsheet_safe(value):
-    """value, or for text that a spreadsheet would run as a formula, the text after a "'"
-    (which shows it as text). Numbers, and text that is just a number such as "-0.5", stay."""
-    if (isinstance(value, str) and value.startswith(FORMULA_START)
-            and not _NUMBER_TEXT.fullmatch(value)):
-        return "'" + value
-    return value
 
 
 def load_secret(path: str | Path) -> bytes:

@@ -1,6 +1,6 @@
 """The child half of notebook 04's hidden check: runs the student's summarize_accuracies.
 
-    python -I -m digitlab.course.run_summary NOTEBOOK INPUTS.npz RESULTS.npz
+    python -I -m digitlab.course.checks.run_summary NOTEBOOK INPUTS.npz RESULTS.npz
 
 This is the only process that runs the student's code. For each list of accuracies k in
 INPUTS ("k/accuracies"), it writes the four numbers the function returns ("k/summary") or

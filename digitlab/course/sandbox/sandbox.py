@@ -18,7 +18,7 @@ Two ways in:
         subprocess.run(box.command([sys.executable, "-I", "-m", "..."]),
                        env=box.environment, cwd=box.directory)
 
-and LimitedKernelManager, the kernel manager of digitlab.course.bounded_execute.LimitedExecute.
+and LimitedKernelManager, the kernel manager of bounded_execute.LimitedExecute.
 check_ready tells what this machine still needs, describe what a sandbox enforces here.
 """
 
@@ -46,8 +46,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
-from digitlab.course.limits import GradingLimits, size_words
-from digitlab.course.process_tree import CGROUPS, Cgroup, kill_processes_of
+from digitlab.course.sandbox.limits import GradingLimits, size_words
+from digitlab.course.sandbox.process_tree import CGROUPS, Cgroup, kill_processes_of
 
 log = logging.getLogger(__name__)
 LAUNCHER = Path(__file__).with_name("launch_kernel.py")
@@ -402,7 +402,7 @@ class LimitedKernelManager(AsyncKernelManager):
     kills everything the kernel left. Talks to the kernel over ipc sockets in the sandbox's
     folder, since an isolated kernel has no network, not even loopback."""
 
-    client_class = DottedObjectName("digitlab.course.sandbox.LimitedKernelClient")
+    client_class = DottedObjectName("digitlab.course.sandbox.sandbox.LimitedKernelClient")
     client_factory = Type(klass=AsyncKernelClient, default_value=LimitedKernelClient)
     limits = Instance(GradingLimits)
     sandbox: Sandbox | None = None

@@ -1,6 +1,6 @@
 """The leaderboard as a figure: each ranked student's accuracy against their rank.
 
-Kept apart from digitlab.course.leaderboard so that scoring never imports matplotlib. It
+Kept apart from digitlab.course.competition.leaderboard so that scoring never imports matplotlib. It
 draws with digitlab.plots' figure class and Okabe-Ito palette, and tells the series apart by
 marker and line style too, so the figure reads in grey.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from digitlab.course.leaderboard import Row
+from digitlab.course.competition.leaderboard import Row
 from digitlab.plots import PALETTE, InlineFigure
 
 # (attribute of Score, legend label, colour, marker, line style, filled); the ranked-by one

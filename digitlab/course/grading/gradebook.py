@@ -18,6 +18,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from digitlab.course.layout import CourseLayout, course_config
+
 DB_URL_VARIABLE = "DIGITLAB_DB_URL"
 # How long a SQLite writer waits for another's lock. Autograde commits once per cell, in a few
 # milliseconds, so 30 s is never reached by a handful of graders; with no wait at all, most
@@ -35,8 +37,7 @@ class CourseSettings:
 
     course_id: str
     db_url: str | None  # None: the config leaves nbgrader's default
-    source_directory: str  # the assignments' source notebooks, relative to the course
-    grading_limits: dict  # the config's c.GradingLimits settings (digitlab.course.limits)
+    grading_limits: dict  # the config's c.GradingLimits settings (digitlab.course.sandbox.limits)
 
 
 @dataclass(frozen=True)
@@ -73,31 +74,15 @@ def nbgrader_command(*arguments: str) -> list[str]:
 
 def course_settings(course: str | Path, environment: dict[str, str] | None = None
                     ) -> CourseSettings:
-    """Read course_id and db_url from COURSE/nbgrader_config.py as nbgrader does (traitlets'
-    loader runs the file), with `environment` as os.environ while it runs.
-
-    The file may set environment variables (the answer key's); they are undone afterwards,
-    so reading the settings changes nothing in this process. Without the file, nbgrader's
-    defaults.
+    """course_id, db_url and the grading limits that COURSE/nbgrader_config.py sets, read
+    as nbgrader reads them (layout.course_config) with `environment` as os.environ while the
+    file runs. Without the file, nbgrader's defaults.
     """
-    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
-
-    saved = dict(os.environ)
-    try:
-        if environment is not None:
-            os.environ.clear()
-            os.environ.update(environment)
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    except ConfigFileNotFound:
-        config = {}
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    config = course_config(course, environment)
     directory = config.get("CourseDirectory", {})
     # nbgrader's own defaults when the config leaves them out.
     return CourseSettings(directory.get("course_id", "default_course"),
                           directory.get("db_url") or None,
-                          directory.get("source_directory", "source"),
                           dict(config.get("GradingLimits", {})))
 
 
@@ -105,7 +90,7 @@ def resolve_db_url(course: str | Path, db_url: str | None = None) -> str:
     """The gradebook's URL: db_url if given, else $DIGITLAB_DB_URL, else the course's
     config, else nbgrader's default (COURSE/gradebook.db). SQLite URLs get a busy timeout."""
     url = (db_url or os.environ.get(DB_URL_VARIABLE) or course_settings(course).db_url
-           or f"sqlite:///{Path(course).resolve() / 'gradebook.db'}")
+           or f"sqlite:///{CourseLayout(course).gradebook_file()}")
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite") and "timeout" not in parsed.query:
         parsed = parsed.update_query_dict({"timeout": str(SQLITE_TIMEOUT)})
@@ -181,7 +166,7 @@ def prepare(course: str | Path, assignment: str, db_url: str, students: list[str
             have = {notebook.name for notebook in gradebook.find_assignment(assignment).notebooks}
         except MissingEntry:
             have = set()
-    source = Path(course) / settings.source_directory / assignment
+    source = CourseLayout(course).source(assignment)
     if not {path.stem for path in source.glob("*.ipynb")} <= have:
         environment, arguments = worker_settings(course, db_url)
         with tempfile.TemporaryDirectory(prefix="digitlab-release-") as release:

@@ -1,7 +1,7 @@
 """LimitedExecute: nbgrader's Execute step, with the course's GradingLimits.
 
 nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
-* starts every kernel through digitlab.course.sandbox.LimitedKernelManager (CPU, memory,
+* starts every kernel through digitlab.course.sandbox.sandbox.LimitedKernelManager (CPU, memory,
   processes, files, network, unprivileged user);
 * gives each notebook a wall-time budget, kernel start included;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
@@ -23,9 +23,9 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Instance, default
 
-from digitlab.course.limits import GradingLimits, size_words
 from digitlab.course.records import LimitHit, report_event
-from digitlab.course.sandbox import LimitedKernelManager, describe
+from digitlab.course.sandbox.limits import GradingLimits, size_words
+from digitlab.course.sandbox.sandbox import LimitedKernelManager, describe
 
 ERROR_NAME = "GradingLimitError"
 

@@ -3,9 +3,9 @@ checker's diagnoses of Linear.backward, and every integrity problem, as CSV file
 
 Inputs, all only read: nbgrader's gradebook (any database URL nbgrader accepts), the
 autograded notebooks autograded/<student>/<assignment>/*.ipynb (the outputs of failed test
-cells), the integrity scan (digitlab.course.integrity) and the grading driver's records
-(digitlab.course.records), when there are any. build_report gathers them into a ClassReport,
-write_csvs writes it; digitlab.course.report_page draws the HTML page, and `digitlab report`
+cells), the integrity scan (digitlab.course.grading.integrity) and the grading driver's
+records (digitlab.course.records), when there are any. build_report gathers them into a
+ClassReport, write_csvs writes it; report.page draws the HTML page, and `digitlab report`
 (digitlab.cli) runs all three.
 """
 
@@ -20,10 +20,11 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 from sqlalchemy.engine import make_url
 
-from digitlab.course.gradebook import course_settings, open_gradebook, resolve_db_url, shown
-from digitlab.course.integrity import Finding, read_notebook, scan_class
-from digitlab.course.leaderboard import find_submissions, write_table
+from digitlab.course.grading.gradebook import course_settings, open_gradebook, resolve_db_url, shown
+from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
+from digitlab.course.layout import CourseLayout
 from digitlab.course.records import GradingRecord, read_records
+from digitlab.course.tables import write_table
 from digitlab.student import NOTEBOOK_01
 
 # The kinds of finding the report adds to the integrity scan's (integrity.KINDS).
@@ -137,8 +138,9 @@ def build_report(course: str | Path, assignment: str, db_url: str | None = None,
     findings += _record_findings(records.values())
     notebooks, grades, totals = _read_gradebook(db_url, course_settings(course).course_id,
                                                 assignment)
-    students = sorted(set(totals) | set(find_submissions(course, assignment)))
-    outputs = {student: _test_outputs(course / "autograded" / student / assignment)
+    layout = CourseLayout(course)
+    students = sorted(set(totals) | set(layout.students(assignment)))
+    outputs = {student: _test_outputs(layout.autograded(student, assignment))
                for student in students}
     findings += [Finding(student, "", "not_graded", "", "No graded notebooks are in "
                          "autograded/: autograde failed for this student or never ran.")
@@ -161,7 +163,7 @@ def write_csvs(report: ClassReport, out: str | Path) -> list[Path]:
     """Write <assignment>-scores/-cells/-diagnoses/-integrity.csv into out; their paths.
 
     Student ids, error messages and outputs are the students' text: a cell that would start
-    a spreadsheet formula is written with a leading "'" (leaderboard.spreadsheet_safe).
+    a spreadsheet formula is written with a leading "'" (tables.spreadsheet_safe).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

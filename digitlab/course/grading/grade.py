@@ -2,7 +2,8 @@
 a time, against one gradebook (SQLite or PostgreSQL).
 
     result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
-    print("\\n".join(summary(result)))
+
+(ProgressBar, and the summary that `digitlab grade` prints, are in grading.summary.)
 
 Each student's autograde runs in its own process group, so one broken or endless submission
 never stops the others: at the per-student time limit the whole group is killed. Each
@@ -45,20 +46,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
-from digitlab.course import gradebook
-from digitlab.course.integrity import Finding, read_notebook, scan_class
-from digitlab.course.leaderboard import find_submissions
-from digitlab.course.limits import GradingLimits
-from digitlab.course.records import (
-    EVENTS_VARIABLE,
-    GradingRecord,
-    read_events,
-    record_path,
-    records_folder,
-)
-from digitlab.course.sandbox import check_ready
+from digitlab.atomic import atomic_write
+from digitlab.course.grading import gradebook
+from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
+from digitlab.course.layout import CourseLayout
+from digitlab.course.records import EVENTS_VARIABLE, GradingRecord, read_events
+from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits
+from digitlab.course.sandbox.sandbox import check_ready
 
 # A complete submission autogrades in about 10 s and a stuck cell is interrupted after
 # Execute.timeout (60 s), so a student still running after 15 minutes is hung.
@@ -66,14 +62,6 @@ DEFAULT_TIMEOUT = 900.0
 # The last exception of a traceback in nbgrader's log: "    nbformat.reader.NotJSONError: ...".
 EXCEPTION = re.compile(r"^\s*([\w.]*(?:Error|Exception|Exit)): ?(.*)$")
 MISSING_NOTEBOOK = re.compile(r"No submitted file: .*?([^/\\]+\.ipynb)\s*$")
-SLOT_VARIABLE = "DIGITLAB_GRADER_SLOT"
-# The summary shows at most this many lines of problems per student, the last saying how many
-# more there are; `digitlab report` lists them all.
-MAX_PROBLEM_LINES = 5
-# How the summary names each limit of records.LIMITS.
-LIMIT_NAMES = {"cpu": "CPU time limit", "wall": "wall-clock limit", "memory": "memory limit",
-               "processes": "process limit", "output": "output limit",
-               "kernel_died": "kernel died"}
 # Integrity findings the record's notes already tell (a notebook missing, or left out as
 # invalid), so the summary does not say them twice.
 NOTED_KINDS = ("missing_notebook", "corrupt_notebook")
@@ -104,18 +92,26 @@ class NotReady(Exception):
     """This machine cannot run the course's grading kernels; the message says what to do."""
 
 
-def find_students(course: str | Path, assignment: str,
+class Progress(Protocol):
+    """What grade_class tells as it goes (grading.summary.ProgressBar shows it)."""
+
+    def update(self, done: int, total: int, result: StudentResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def find_students(layout: CourseLayout, assignment: str,
                   only: list[str] | None = None) -> list[str]:
     """The students to grade: every folder under submitted/, or those of `only`.
 
     Raises FileNotFoundError when there is nothing to grade, ValueError for a student in
     `only` who has no folder.
     """
-    students = list(find_submissions(course, assignment))
+    students = layout.students(assignment)
     if only:
         unknown = sorted(set(only) - set(students))
         if unknown:
-            raise ValueError(f"No folder in {Path(course) / 'submitted'} for: "
+            raise ValueError(f"No folder in {layout.submitted_folder()} for: "
                              f"{', '.join(unknown)}")
         return sorted(set(only))
     return students
@@ -179,14 +175,8 @@ class SlotPool:
             self._free.put(slot)
 
 
-def staging_root(course: str | Path, assignment: str) -> Path:
-    """Where the driver copies submissions for autograde: nbgrader's submitted_directory
-    for the run, laid out as submitted/ (<student>/<assignment>/)."""
-    return records_folder(course, assignment) / "staged"
-
-
-def stage_submission(course: Path, assignment: str, student: str) -> dict[str, str]:
-    """Copy submitted/<student>/<assignment>/ into the staging root, leaving out what
+def stage_submission(layout: CourseLayout, assignment: str, student: str) -> dict[str, str]:
+    """Copy submitted/<student>/<assignment>/ to its staged copy, leaving out what
     nbgrader must not read; {name left out: the note that says so and what grading does}.
 
     A notebook that nbformat cannot read or validate makes nbgrader 0.9.6 drop the student's
@@ -194,10 +184,10 @@ def stage_submission(course: Path, assignment: str, student: str) -> dict[str, s
     point at another student's work or at the answer key) and special files (a pipe would
     block the copy) are left out too. Everything else, timestamp.txt included, is copied.
     """
-    target = staging_root(course, assignment) / student / assignment
+    target = layout.staged(student, assignment)
     shutil.rmtree(target.parent, ignore_errors=True)  # a copy a killed run left behind
     left_out: dict[str, str] = {}
-    _stage_folder(Path(course) / "submitted" / student / assignment, target, "", left_out)
+    _stage_folder(layout.submitted(student, assignment), target, "", left_out)
     return left_out
 
 
@@ -222,47 +212,48 @@ def _stage_folder(source: Path, target: Path, prefix: str, left_out: dict[str, s
             shutil.copy2(path, target / path.name, follow_symlinks=False)
 
 
-def grade_student(course: Path, assignment: str, student: str, worker: tuple[dict, list[str]],
-                  timeout: float, processes: _Processes, slots: SlotPool) -> GradingRecord:
+def grade_student(layout: CourseLayout, assignment: str, student: str,
+                  worker: tuple[dict, list[str]], timeout: float, processes: _Processes,
+                  slots: SlotPool) -> GradingRecord:
     """Stage the student's submission, autograde it holding a slot, and record the outcome
     with the events the autograde reported and the notes on what it graded.
 
     worker is (environment, extra arguments) from gradebook.worker_settings.
     """
-    folder = records_folder(course, assignment)
-    log, events = folder / "logs" / f"{student}.log", folder / "events" / f"{student}.jsonl"
+    log, events = layout.log(student, assignment), layout.events_file(student, assignment)
     for path in (log, events):
         path.write_text("")  # only this run's: nothing from an earlier run is read back
     environment, arguments = worker
     start = time.perf_counter()
     try:
-        left_out, error = stage_submission(course, assignment, student), None
+        left_out, error = stage_submission(layout, assignment, student), None
     except OSError as problem:  # an unreadable file, a full disk: this student only
         left_out, error = {}, f"the submission could not be copied for grading: {problem}"
-    staged = staging_root(course, assignment) / student / assignment
+    staged = layout.staged(student, assignment)
     if error is None and not any(staged.glob("*.ipynb")):
         # nbgrader would fail with "did you forget to run generate_assignment?"
         error = "no notebook to grade: none was submitted, or none is a valid notebook"
     try:
         if error is None:
             with slots.hold() as slot:
-                error = _autograde(course, assignment, student, log, timeout, processes,
+                error = _autograde(layout, assignment, student, log, timeout, processes,
                                    {**environment, EVENTS_VARIABLE: str(events),
                                     SLOT_VARIABLE: str(slot)},
                                    [f"--CourseDirectory.submitted_directory="
-                                    f"{staging_root(course, assignment).relative_to(course)}",
-                                    *arguments])
+                                    f"{layout.staging_step(assignment)}", *arguments])
     finally:
         shutil.rmtree(staged.parent, ignore_errors=True)
     limits, patched = read_events(events)
     record = GradingRecord(student, "graded" if error is None else "failed",
                            round(time.perf_counter() - start, 2), limits, patched, error,
                            notes=(*left_out.values(), *_missing(log, left_out)))
-    _write(record_path(course, assignment, student), record.to_json())
+    # Whole, so no reader sees half a record.
+    with atomic_write(layout.record(student, assignment)) as file:
+        file.write(record.to_json())
     return record
 
 
-def _autograde(course: Path, assignment: str, student: str, log: Path, timeout: float,
+def _autograde(layout: CourseLayout, assignment: str, student: str, log: Path, timeout: float,
                processes: _Processes, environment: dict[str, str],
                arguments: list[str]) -> str | None:
     """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force ARGUMENTS`; None when it
@@ -276,7 +267,7 @@ def _autograde(course: Path, assignment: str, student: str, log: Path, timeout: 
         process = processes.start(
             gradebook.nbgrader_command("autograde", assignment, "--student", student, "--force",
                                        *arguments),
-            cwd=course, env=environment, stdout=output, stderr=subprocess.STDOUT)
+            cwd=layout.root, env=environment, stdout=output, stderr=subprocess.STDOUT)
         if process is None:
             return "grading was interrupted"
         try:
@@ -295,7 +286,7 @@ def _autograde(course: Path, assignment: str, student: str, log: Path, timeout: 
     if code != 0:
         # nbgrader removes its output after an error it caught, but a killed autograde
         # leaves a half-written folder that would look like a graded one.
-        shutil.rmtree(Path(course) / "autograded" / student / assignment, ignore_errors=True)
+        shutil.rmtree(layout.autograded(student, assignment), ignore_errors=True)
     return error
 
 
@@ -321,26 +312,19 @@ def _missing(log: Path, left_out: dict[str, str]) -> list[str]:
             if name not in left_out]
 
 
-def _write(path: Path, text: str) -> None:
-    """Write text to path through a temporary file, so no reader sees half a record."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def _private_folders(course: Path, assignment: str) -> None:
+def _private_folders(layout: CourseLayout, assignment: str) -> None:
     """Make grading/<assignment>/ and its logs/, events/ and staged/ folders, readable by
     the instructor only: a grading kernel, which runs as another user, must not read other
     students' staged work nor write events."""
-    folder = records_folder(course, assignment)
-    for path in (folder, folder / "logs", folder / "events", staging_root(course, assignment)):
+    for path in (layout.grading(assignment), layout.logs(assignment), layout.events(assignment),
+                 layout.staging(assignment)):
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o700)
 
 
 def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str | None = None,
                 students: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                progress: ProgressBar | None = None) -> ClassResult:
+                progress: Progress | None = None) -> ClassResult:
     """Autograde every student in submitted/ (or those named), `jobs` at a time, then scan
     the class's submissions for tampered test cells.
 
@@ -350,7 +334,8 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     submitted/ is only read, by this driver.
     """
     course = Path(course).resolve()
-    names = find_students(course, assignment, students)
+    layout = CourseLayout(course)  # reads the course's config: before any thread starts
+    names = find_students(layout, assignment, students)
     settings = gradebook.course_settings(course)
     # Checked first: without the grading users every kernel would fail, and every student
     # would score 0 for the machine's fault.
@@ -362,13 +347,13 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     course_id = settings.course_id
     prepared = tuple(gradebook.prepare(course, assignment, url, names))
     worker = gradebook.worker_settings(course, url)
-    _private_folders(course, assignment)
+    _private_folders(layout, assignment)
 
     processes, slots, results = _Processes(), SlotPool(jobs), []
     start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = [pool.submit(grade_student, course, assignment, name, worker, timeout,
+        futures = [pool.submit(grade_student, layout, assignment, name, worker, timeout,
                                processes, slots) for name in names]
         for future in as_completed(futures):
             record = future.result()
@@ -385,7 +370,7 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
             progress.close()
     seconds = time.perf_counter() - start
     with contextlib.suppress(OSError):  # empty unless a copy could not be deleted
-        staging_root(course, assignment).rmdir()
+        layout.staging(assignment).rmdir()
     findings, scan_error = _scan(course, assignment, names)
     results = [replace(result, findings=tuple(findings[result.record.student]))
                for result in results]
@@ -415,107 +400,3 @@ def _scan(course: Path, assignment: str, students: list[str]
     except FileNotFoundError as error:
         return findings, str(error)
     return findings, None
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
-
-
-def describe(result: StudentResult) -> tuple[str, str]:
-    """(status, score) of one student as the summary and the progress line show them."""
-    status = "graded" if result.record.status == "graded" else "NOT GRADED"
-    if result.score is None:
-        return status, "-"
-    return status, f"{_points(result.score.score)}/{_points(result.score.max_score)}"
-
-
-class ProgressBar:
-    """`[ 12/40] alice graded 14/36 in 9.1 s` on one line rewritten in place on a terminal,
-    one line per student otherwise (a log file, CI)."""
-
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-        self.in_place = stream.isatty()
-        self._width = 0
-
-    def update(self, done: int, total: int, result: StudentResult) -> None:
-        status, score = describe(result)
-        line = " ".join([f"[{done:>{len(str(total))}}/{total}]", result.record.student, status,
-                         *([score] if result.score else []),
-                         f"in {result.record.seconds:.1f} s"])
-        if self.in_place:
-            # Padded to the longest line so far, so no tail of an earlier one stays visible.
-            self._width = max(self._width, len(line))
-            self.stream.write("\r" + line.ljust(self._width))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.in_place and self._width:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def problems(result: StudentResult) -> list[str]:
-    """Every problem of one student, as the summary names them: why grading failed, the
-    notes (files left out, notebooks missing), limit hits, patched checks and integrity
-    findings, e.g. "04-randomness: CPU time limit (killed after 60 s of CPU)"."""
-    record = result.record
-    return [*([record.error] if record.error else []), *record.notes,
-            *(f"{Path(hit.notebook).stem}: {LIMIT_NAMES[hit.limit]} "
-              f"({hit.detail})" for hit in record.limits),
-            *(f"{_where(check.notebook, check.grade_id)}: patched check"
-              for check in record.patched_checks),
-            *(f"{_where(finding.notebook, finding.grade_id)}: {finding.kind.replace('_', ' ')}"
-              for finding in result.findings)]
-
-
-def _where(notebook: str, grade_id: str) -> str:
-    """"01-linear-backward test-sizes", or only the notebook's part when there is no cell."""
-    return " ".join(part for part in (Path(notebook).stem, grade_id) if part)
-
-
-def _shortened(found: list[str]) -> list[str]:
-    """At most MAX_PROBLEM_LINES lines, the last saying how many more there are."""
-    if len(found) <= MAX_PROBLEM_LINES:
-        return found
-    shown_lines = found[:MAX_PROBLEM_LINES - 1]
-    return [*shown_lines, f"... and {len(found) - len(shown_lines)} more (digitlab report "
-                          "lists them all)"]
-
-
-def summary(result: ClassResult) -> list[str]:
-    """The table of every student (student, status, score, seconds, problems), then totals.
-
-    A student's problems take one line each, below one another in the last column (at most
-    MAX_PROBLEM_LINES), so the table stays readable however many there are.
-    """
-    rows = [("student", "status", "score", "seconds", "problems")]
-    more = {}  # the row's index: its problems after the first
-    for student in result.results:
-        status, score = describe(student)
-        found = _shortened(problems(student))
-        more[len(rows)] = found[1:]
-        rows.append((student.record.student, status, score, f"{student.record.seconds:.1f}",
-                     found[0] if found else ""))
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    indent = " " * (sum(widths) + 2 * 4)
-    lines = []
-    for index, row in enumerate(rows):
-        lines.append(("  ".join(cell.ljust(width) for cell, width
-                                in zip(row[:4], widths, strict=True)) + "  " + row[4]).rstrip())
-        lines += [indent + problem for problem in more.get(index, [])]
-    failed = [student.record.student for student in result.results
-              if student.record.status != "graded"]
-    count = len(result.results)
-    lines += ["", f"{count} students: {count - len(failed)} graded, {len(failed)} not graded"
-              + (f" ({', '.join(failed)})" if failed else "") + "."
-              f" Wall time {result.seconds:.1f} s with {result.jobs} jobs, "
-              f"{result.seconds / count:.1f} s per student.",
-              "Scores are the autograded points: written answers count once graded by hand "
-              "(nbgrader formgrader)."]
-    if result.scan_error:
-        lines.append(f"No integrity scan: {result.scan_error}")
-    lines += [f"Grading limits weakened here: {weakness}" for weakness in result.weaker_limits]
-    return lines

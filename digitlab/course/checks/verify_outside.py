@@ -1,6 +1,6 @@
 """Judge the hidden checks again outside the student's kernel, after the notebook has run.
 
-A hidden test cell calls `check("backward_check", ...)` (digitlab.course.hidden_check) in
+A hidden test cell calls `check("backward_check", ...)` (digitlab.course.checks.hidden_check) in
 the student's kernel, where the student's own code may have replaced `check` or
 subprocess.run. VerifyOutsideKernel, an nbgrader preprocessor placed after execution in
 c.Autograde.autograde_preprocessors, runs each of those checks again from the grader's
@@ -9,7 +9,7 @@ process:
 - the calls come from the cell's source as the instructor wrote it (from the gradebook,
   read with ast: literal strings only), never from the student's notebook;
 - backward_check and summary_check run the student's code in a child process inside a
-  sandbox under the course's GradingLimits (digitlab.course.sandbox: as a grading user,
+  sandbox under the course's GradingLimits (digitlab.course.sandbox.sandbox: as a grading user,
   without network, like the kernel), never in the grader's process;
 - score_submission scores the submission.csv the student submitted, in the course's
   submitted folder, never the autograded copy that the kernel could overwrite.
@@ -24,29 +24,21 @@ that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading ev
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
-from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from digitlab.course import backward_check, score_submission, summary_check
-from digitlab.course.hidden_check import CHECKS, NOT_CHECKED_HERE
-from digitlab.course.limits import GradingLimits
+from digitlab.course.checks import registry
+from digitlab.course.checks.hidden_check import NOT_CHECKED_HERE
+from digitlab.course.layout import CourseLayout
 from digitlab.course.records import PatchedCheck, report_event
-from digitlab.course.sandbox import Sandbox, sandbox
+from digitlab.course.sandbox.limits import GradingLimits
+from digitlab.course.sandbox.sandbox import Sandbox, sandbox
 
 PREFIX = "Checked by the grader outside your notebook: "
-# check name -> outside(arguments, submitted folder, open_box) -> (passed, report)
-OUTSIDE: dict[str, Callable[..., tuple[bool, str]]] = {
-    "backward_check": backward_check.outside,
-    "score_submission": score_submission.outside,
-    "summary_check": summary_check.outside,
-}
-assert set(OUTSIDE) == set(CHECKS), "every check the notebooks may call is judged here"
 
 
 def check_calls(source: str) -> list[tuple[str, list[str]]]:
@@ -62,9 +54,10 @@ def check_calls(source: str) -> list[tuple[str, list[str]]]:
             values = [argument.value for argument in node.args
                       if isinstance(argument, ast.Constant) and isinstance(argument.value, str)]
             if node.keywords or len(values) != len(node.args) or not values \
-                    or values[0] not in OUTSIDE:
+                    or values[0] not in registry.CHECKS:
                 raise ValueError(f"line {node.lineno}: a hidden check must be "
-                                 f"check(NAME, 'ARGUMENT', ...) with NAME one of {CHECKS}")
+                                 f"check(NAME, 'ARGUMENT', ...) with NAME one of "
+                                 f"{registry.CHECKS}")
             calls.append((values[0], values[1:]))
     return calls
 
@@ -88,10 +81,9 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        course = CourseDirectory(config=self.config)
         # The configured submitted folder (perhaps a staged copy), not the autograded one.
-        folder = Path(course.format_path(course.submitted_directory, info["student"],
-                                         info["assignment"]))
+        folder = CourseLayout.in_step(self.config).submitted(info["student"],
+                                                              info["assignment"])
         notebook = f"{info['notebook']}.ipynb"
         sources = self._test_sources(info)
         verdicts = {}
@@ -123,7 +115,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         reports = []
         for name, arguments in calls:
             try:
-                passed, report = OUTSIDE[name](arguments, folder, self._open_box)
+                passed, report = registry.outside(name)(arguments, folder, self._open_box)
             except SystemExit:  # argparse refused the arguments the instructor wrote
                 raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
             if not passed:

@@ -1,6 +1,6 @@
 """Score submission.csv against the answer key, for notebook 05's hidden tests.
 
-    python -I -m digitlab.course.score_submission submission.csv [--at-least 0.85]
+    python -I -m digitlab.course.checks.score_submission submission.csv [--at-least 0.85]
 
 prints `accuracy 0.912000` and exits 0; with --at-least, prints `Competition accuracy:
 91.2%` and exits 1 below the threshold (saying `Below 85%.`). A file that cannot be scored
@@ -10,7 +10,7 @@ appears in a hidden test (hidden tests are shown in the feedback).
 
 When the key cannot be read here, as in a grading kernel that runs as a user without access
 to it, it exits with hidden_check.ONLY_OUTSIDE and says that the grader scores the file:
-the grader (digitlab.course.verify_outside, calling `outside`) scores the file the student
+the grader (digitlab.course.checks.verify_outside, calling `outside`) scores the file the student
 submitted, in its own process, whatever happened in the notebook.
 """
 
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key, submission_accuracy
-from digitlab.course.hidden_check import ONLY_OUTSIDE
+from digitlab.course.checks.hidden_check import ONLY_OUTSIDE
 
 KEY_VARIABLE = "DIGITLAB_ANSWER_KEY"
 
@@ -61,7 +61,7 @@ def score(submission: Path, key: Path, at_least: float | None,
 
 def parser() -> argparse.ArgumentParser:
     """The command line, which is also the arguments of check("score_submission", ...)."""
-    parser = argparse.ArgumentParser(prog="python -m digitlab.course.score_submission",
+    parser = argparse.ArgumentParser(prog="python -m digitlab.course.checks.score_submission",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("submission", help="the CSV file, e.g. submission.csv")
     parser.add_argument("--at-least", type=float, metavar="FRACTION",

@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 from nbformat.reader import NotJSONError
 from nbgrader.utils import is_locked
 
-from digitlab.course.leaderboard import find_submissions
+from digitlab.course.layout import CourseLayout
 
 # Every kind of finding, with what it means; the README and the report's page show these.
 KINDS = {
@@ -57,7 +57,7 @@ class Finding:
 
 def release_notebooks(course: str | Path, assignment: str) -> dict[str, NotebookNode]:
     """{file name: notebook} of release/<assignment>/, the notebooks students were given."""
-    folder = Path(course) / "release" / assignment
+    folder = CourseLayout(course).release(assignment)
     paths = sorted(folder.glob("*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"There are no notebooks in {folder}: run nbgrader "
@@ -142,10 +142,11 @@ def scan_class(course_dir: str | Path, assignment: str,
     Raises FileNotFoundError when there is no release or no student folder; a bad file of
     one student becomes a finding and never stops the scan.
     """
+    layout = CourseLayout(course_dir)
     released = release_notebooks(course_dir, assignment)
-    return [finding
-            for student, submission in find_submissions(course_dir, assignment).items()
-            for finding in scan_submission(student, submission.parent, released, skip_tags)]
+    return [finding for student in layout.students(assignment)
+            for finding in scan_submission(student, layout.submitted(student, assignment),
+                                           released, skip_tags)]
 
 
 def _changes(grade_id: str, cell: NotebookNode, original: NotebookNode,

@@ -1,6 +1,6 @@
 """The class report as one self-contained HTML page, with its two figures.
 
-Kept apart from digitlab.course.report so that gathering the report never imports
+Kept apart from digitlab.course.report.class_report so that gathering the report never imports
 matplotlib. The figures use digitlab.plots' figure class and Okabe-Ito palette and differ by
 hatching too, so they read in grey. The page has no external CSS, JavaScript or images (the
 figures are base64 PNGs), and every piece of text is HTML-escaped: student ids, outputs and
@@ -17,8 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from digitlab.course.integrity import KINDS
-from digitlab.course.report import REPORT_KINDS, ClassReport, summary_statistics
+from digitlab.course.grading.integrity import KINDS
+from digitlab.course.report.class_report import REPORT_KINDS, ClassReport, summary_statistics
 from digitlab.plots import PALETTE, InlineFigure, png_bytes
 
 TOP_CELLS = 10

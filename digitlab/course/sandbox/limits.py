@@ -1,9 +1,13 @@
-"""The resource limits of a grading kernel, set in one place: the course's nbgrader_config.py.
+"""The resource limits of a grading kernel: their defaults here, a course's changes in its
+nbgrader_config.py, which states only the limits that differ, e.g.
 
-    c.GradingLimits.cpu_seconds = 120
+    c.GradingLimits.cpu_seconds = 60
 
-Every grading kernel (and every child the hidden checks start, see digitlab.course.sandbox)
-gets these limits. Sizes are in bytes, times in seconds; 0 turns a size or count limit off.
+Every grading kernel (and every child the hidden checks start, see sandbox.py) gets these
+limits. Sizes are in bytes, times in seconds; 0 turns a size or count limit off. A correct
+submission is graded in 10-15 s for all five notebooks, and its kernels start and pass with
+512 MiB of address space: the defaults leave it ample room and stop only a submission that
+loops, floods or forks without end.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ class GradingLimits(Configurable):
         "uses no CPU.")).tag(config=True)
     memory_bytes = Int(3 * GiB, help=(
         "Memory of the kernel and all its children together (a cgroup's memory limit). "
-        "Past it the kernel is killed (the cgroup's OOM killer sends SIGKILL).")
+        "Past it the kernel is killed (the cgroup's OOM killer sends SIGKILL). "
+        "`digitlab grade --jobs N` may use N times this at worst.")
     ).tag(config=True)
     address_space_bytes = Int(4 * GiB, help=(
         "Address space of each process (RLIMIT_AS): a single huge allocation fails with "
@@ -54,7 +59,8 @@ class GradingLimits(Configurable):
         "RLIMIT_NPROC of the slot user): bounds fork bombs. An idle kernel has about 11 "
         "threads.")).tag(config=True)
     file_size_bytes = Int(256 * MiB, help=(
-        "Largest file a kernel may write (RLIMIT_FSIZE), so it cannot fill the disk."
+        "Largest file a kernel may write (RLIMIT_FSIZE), so it cannot fill the disk. No "
+        "notebook writes more than submission.csv (about 6 KiB)."
     )).tag(config=True)
     open_files = Int(256, help="Open files per kernel process (RLIMIT_NOFILE)."
                      ).tag(config=True)

@@ -1,6 +1,6 @@
 """The child half of the hidden check: runs the student's Linear on the cases it is given.
 
-    python -I -m digitlab.course.run_backward NOTEBOOK CASES.npz RESULTS.npz
+    python -I -m digitlab.course.checks.run_backward NOTEBOOK CASES.npz RESULTS.npz
 
 This is the only process that runs the student's code. It writes back nothing but arrays
 (read with allow_pickle=False), and the parent, backward_check, judges them against its own

@@ -1,40 +1,33 @@
 """The hidden check of the student's Linear.backward, judged where no student code runs.
 
 A hidden test cell in notebook 01 calls check("backward_check", "--quantity", "input", ...)
-(digitlab.course.hidden_check), which runs
+(digitlab.course.checks.hidden_check), which runs
 
-    python -I -m digitlab.course.backward_check --quantity input --layers 13x7,9x9 \
+    python -I -m digitlab.course.checks.backward_check --quantity input --layers 13x7,9x9 \
         --batch-sizes 1,6 --seed 5
 
 and passes when it exits with status 0. This process draws the cases, has a child process
-(digitlab.course.run_backward) run the student's class from the saved notebook on them, and
+(digitlab.course.checks.run_backward) run the student's class from the saved notebook on them, and
 judges the arrays the child sends back against numerical gradients computed here. The
 student's code never runs in this process, and nothing done to numpy or digitlab in the
 notebook's kernel or in the child can reach the verdict. The reference is numerical, so no
 correct backward exists in this package.
 
-The grader runs the same check from its own process (digitlab.course.verify_outside calls
-`outside`), with the child started through the box it passes (digitlab.course.box).
+The grader runs the same check from its own process (verify_outside calls `outside`), with
+the child started through the box it passes (box.HiddenCheck holds what the checks share).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-from pathlib import Path
 
 import numpy as np
 
 import digitlab
-from digitlab.course.box import (
-    OpenBox,
-    judged_outside,
-    plain_box,
-    run_child,
-    run_from_command_line,
-)
-from digitlab.course.run_backward import RECORDED
+from digitlab.course.checks.box import HiddenCheck, whole_numbers
+from digitlab.course.checks.registry import module_name
+from digitlab.course.checks.run_backward import RECORDED
 from digitlab.gradcheck import check_layer
 from digitlab.student import NOTEBOOK_01
 
@@ -81,33 +74,6 @@ def make_cases(layers: list[tuple[int, int]], batch_sizes: list[int], seed: int)
             for in_dim, out_dim in layers for batch_size in batch_sizes]
 
 
-def run_student(notebook: str | Path, cases: list[dict], seconds: float = CHILD_SECONDS,
-                open_box: OpenBox = plain_box) -> tuple[list[dict] | None, str]:
-    """The student's arrays for every case, from run_backward in a box; or None and why."""
-    inputs = {f"{k}/{name}": value for k, case in enumerate(cases)
-              for name, value in case.items()}
-    return run_child("digitlab.course.run_backward", notebook, inputs,
-                     lambda path: read_results(path, len(cases)), subject="your Linear",
-                     seconds=seconds, open_box=open_box)
-
-
-def read_results(path: Path, count: int) -> list[dict]:
-    """The arrays of each of `count` cases, by name, from the child's results file.
-
-    Never unpickles (an object array raises ValueError), and raises too for anything but
-    numbers, except the "error" message. Keys that name no case are ignored.
-    """
-    recorded = [{} for _ in range(count)]
-    with np.load(path, allow_pickle=False) as stored:
-        for key in stored.files:
-            k, _, name = key.partition("/")
-            if k.isdigit() and int(k) < count:
-                value = stored[key]
-                recorded[int(k)][name] = (str(value) if name == "error"
-                                          else np.asarray(value, dtype=np.float64))
-    return recorded
-
-
 def judge(case: dict, recorded: dict, quantity: str, seed: int) -> list[str]:
     """The problems with one case's arrays for `quantity`; [] when they are right."""
     if "error" in recorded:
@@ -133,41 +99,25 @@ def _pairs(text: str) -> list[tuple[int, int]]:
     return [tuple(int(n) for n in pair.split("x")) for pair in text.split(",")]
 
 
-def parser() -> argparse.ArgumentParser:
-    """The command line, which is also the arguments of check("backward_check", ...)."""
-    parser = argparse.ArgumentParser(prog="python -m digitlab.course.backward_check",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--notebook", default=NOTEBOOK_01)
-    parser.add_argument("--quantity", choices=sorted(QUANTITIES), required=True)
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=_pairs, required=True, help="e.g. 13x7,9x9")
-    parser.add_argument("--batch-sizes", type=lambda t: [int(n) for n in t.split(",")],
-                        required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--seconds", type=float, default=CHILD_SECONDS,
-                        help="how long the student's code may run")
-    return parser
+    parser.add_argument("--batch-sizes", type=whole_numbers, required=True)
 
 
-def verdict(args: argparse.Namespace, notebook: str | Path,
-            open_box: OpenBox = plain_box) -> tuple[bool, str]:
-    """(passed, report) of the check that `args` describe, on the class in `notebook`."""
-    cases = make_cases(args.layers, args.batch_sizes, args.seed)
-    recorded, reason = run_student(notebook, cases, args.seconds, open_box)
-    if recorded is None:
-        return False, f"FAILED: {reason}"
-    failures = [f"  {case['weights'].shape[0]}->{case['weights'].shape[1]}, batch "
-                f"{len(case['x'])}: {problem}"
-                for case, record in zip(cases, recorded, strict=True)
-                for problem in judge(case, record, args.quantity, args.seed)]
-    if failures:
-        return False, "\n".join([f"FAILED: {args.quantity} is wrong on the hidden cases:",
-                                  *failures])
-    return True, "PASSED"
+def _label(case: dict) -> str:
+    """The case as the report names it: its layer shape and batch size, "13->7, batch 6"."""
+    return f"{case['weights'].shape[0]}->{case['weights'].shape[1]}, batch {len(case['x'])}"
 
 
-# The grader's run (digitlab.course.verify_outside) and the in-kernel command line.
-outside = functools.partial(judged_outside, parser, verdict)
-main = functools.partial(run_from_command_line, parser, verdict)
+CHECK = HiddenCheck(
+    prog=module_name("backward_check"), description=__doc__.splitlines()[0],
+    child=f"{__package__}.run_backward", subject="your Linear", notebook=NOTEBOOK_01,
+    quantities=tuple(QUANTITIES), cases_name="cases", add_options=_options,
+    draw=lambda args: make_cases(args.layers, args.batch_sizes, args.seed),
+    judge=lambda args, case, recorded: judge(case, recorded, args.quantity, args.seed),
+    label=_label, seconds=CHILD_SECONDS)
+# The grader's run (verify_outside, through the registry) and the in-kernel command line.
+outside, main = CHECK.outside, CHECK.main
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from digitlab.course.limits import GradingLimits
+from digitlab.course.sandbox.limits import GradingLimits
 
 CGROUPS = Path("/sys/fs/cgroup")
 

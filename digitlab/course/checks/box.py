@@ -1,0 +1,210 @@
+"""Run the student's code in a child process, through a "box", and read back only numbers.
+
+The hidden checks that run student code (backward_check, summary_check) never run it in
+their own process. They write the inputs as arrays, start a child (run_backward,
+run_summary) that loads the student's answer cell from the saved notebook and writes its
+results as arrays, and judge those (read with allow_pickle=False). HiddenCheck is what
+such a check is made of: its own cases and judgement, and the command line, the child's
+run and the verdict that they share.
+
+A box says where and how the child starts: anything with a writable `directory`, a
+`command(argv) -> argv` and an `environment`. plain_box, the default, is a plain child
+process of the same user in a temporary folder; a sandbox with that interface (the grader's,
+as another user and under limits) is passed as `open_box` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+class Box(Protocol):
+    """Where and how the child that runs the student's code is started."""
+
+    directory: str | Path  # a folder the child may write to; the check's files go there
+    environment: dict[str, str]  # the child's whole environment
+
+    def command(self, argv: list[str]) -> list[str]:
+        """The argv that runs argv inside the box."""
+
+
+OpenBox = Callable[[], AbstractContextManager[Box]]
+
+
+@dataclass
+class PlainBox:
+    """A plain child process of this user, in a folder of its own."""
+
+    directory: Path
+    environment: dict[str, str]
+
+    def command(self, argv: list[str]) -> list[str]:
+        return argv
+
+
+@contextmanager
+def plain_box() -> Iterator[PlainBox]:
+    """The default box: a temporary folder, removed afterwards, and this environment."""
+    with tempfile.TemporaryDirectory() as folder:
+        yield PlainBox(Path(folder), dict(os.environ))
+
+
+def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
+              read: Callable[[Path], T], *, subject: str, seconds: float,
+              open_box: OpenBox = plain_box) -> tuple[T | None, str]:
+    """read(results file) of `python -I -m module NOTEBOOK INPUTS.npz RESULTS.npz` run in a
+    box; or None and the reason, in words for the student, who wrote `subject`.
+
+    The notebook is copied into the box under its own name, so the child needs no access to
+    where it came from, and its messages name the notebook without the folders around it.
+    `read` may raise anything: the student's code can write anything to the results file.
+    """
+    notebook = Path(notebook)
+    if notebook.is_symlink():  # it could point at another student's notebook
+        return None, f"{notebook.name} is a symbolic link; submit the notebook file itself."
+    with open_box() as box:
+        folder = Path(box.directory)
+        try:
+            if notebook.is_file():  # if not, the child's loader says that it is not here
+                shutil.copyfile(notebook, folder / notebook.name)
+        except OSError as error:
+            return None, f"{notebook.name} could not be read ({error.strerror})."
+        inputs_path, results_path = folder / "inputs.npz", folder / "results.npz"
+        np.savez(inputs_path, **inputs)
+        try:
+            child = subprocess.run(
+                box.command([sys.executable, "-I", "-m", module, notebook.name,
+                             inputs_path.name, results_path.name]),
+                cwd=folder, env=box.environment, capture_output=True, text=True,
+                timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None, f"{subject} did not finish within {seconds:g} s."
+        if child.returncode != 0:  # the child printed why: the loader's message
+            return None, (child.stdout.strip() or child.stderr.strip()[-2000:]
+                          or f"the process running {subject} failed ({child.returncode}).")
+        if not results_path.exists():
+            return None, (f"the process running {subject} ended before writing its results; "
+                          "does your code exit the process?")
+        # A named pipe would block the reader forever, a link would read another file.
+        if results_path.is_symlink() or not results_path.is_file():
+            return None, f"the results of {subject} are not a plain file."
+        try:
+            return read(results_path), ""
+        except Exception as error:
+            return None, (f"the results of {subject} could not be read as arrays of "
+                          f"numbers ({type(error).__name__}).")
+
+
+def read_results(path: Path, count: int, names: tuple[str, ...] | None = None) -> list[dict]:
+    """The arrays of each of `count` cases ("k/name" in the child's results file), by name:
+    only `names` when given, every name otherwise.
+
+    Never unpickles (an object array raises ValueError), and raises too for anything but
+    numbers, except the "error" messages, read as text. Keys that name no case are ignored.
+    """
+    results = [{} for _ in range(count)]
+    with np.load(path, allow_pickle=False) as stored:
+        for key in stored.files:
+            k, _, name = key.partition("/")
+            if k.isdigit() and int(k) < count and (names is None or name in names):
+                value = stored[key]
+                results[int(k)][name] = (str(value) if name == "error"
+                                         else np.asarray(value, dtype=np.float64))
+    return results
+
+
+def whole_numbers(text: str) -> list[int]:
+    """A command line's "2,7,40" as [2, 7, 40]."""
+    return [int(number) for number in text.split(",")]
+
+
+@dataclass(frozen=True)
+class HiddenCheck:
+    """One hidden check that runs the student's code: what sets it apart.
+
+    The rest is the same for every such check, and lives here: the command line (--notebook,
+    --quantity, --seed, --seconds and the check's own options), running the child on the
+    cases in a box, and the verdict's wording. Each case is a dict of arrays; the child
+    (`child`, a module run as `python -I -m child NOTEBOOK INPUTS.npz RESULTS.npz`) answers
+    each with a dict of arrays, or with an "error" message.
+    """
+
+    prog: str  # the check's module, as `python -m` names it
+    description: str
+    child: str
+    subject: str  # the student's code in the report, e.g. "your Linear"
+    notebook: str  # the default --notebook
+    quantities: tuple[str, ...]
+    cases_name: str  # what the report calls the cases, e.g. "cases"
+    add_options: Callable[[argparse.ArgumentParser], None]  # the check's own options
+    draw: Callable[[argparse.Namespace], list[dict[str, np.ndarray]]]
+    # judge(args, case, result) -> the problems with one case's result, [] when right
+    judge: Callable[[argparse.Namespace, dict, dict], list[str]]
+    label: Callable[[dict], str]  # how the report names a case, e.g. "13->7, batch 6"
+    seconds: float  # the default --seconds: how long the student's code may run
+    result_names: tuple[str, ...] | None = None  # the results read back; None: all
+
+    def parser(self) -> argparse.ArgumentParser:
+        """The command line, which is also the arguments of check(NAME, ...)."""
+        parser = argparse.ArgumentParser(prog=f"python -m {self.prog}",
+                                         description=self.description)
+        parser.add_argument("--notebook", default=self.notebook)
+        parser.add_argument("--quantity", choices=sorted(self.quantities), required=True)
+        self.add_options(parser)
+        parser.add_argument("--seed", type=int, required=True)
+        parser.add_argument("--seconds", type=float, default=self.seconds,
+                            help="how long the student's code may run")
+        return parser
+
+    def run_student(self, notebook: str | Path, cases: list[dict], seconds: float,
+                    open_box: OpenBox = plain_box) -> tuple[list[dict] | None, str]:
+        """The student's results for every case, from the child in a box; or None and why."""
+        inputs = {f"{k}/{name}": value for k, case in enumerate(cases)
+                  for name, value in case.items()}
+        return run_child(self.child, notebook, inputs,
+                         lambda path: read_results(path, len(cases), self.result_names),
+                         subject=self.subject, seconds=seconds, open_box=open_box)
+
+    def verdict(self, args: argparse.Namespace, notebook: str | Path,
+                open_box: OpenBox = plain_box) -> tuple[bool, str]:
+        """(passed, report) of the check that `args` describe, on the code in `notebook`."""
+        cases = self.draw(args)
+        results, reason = self.run_student(notebook, cases, args.seconds, open_box)
+        if results is None:
+            return False, f"FAILED: {reason}"
+        failures = [f"  {self.label(case)}: {problem}"
+                    for case, result in zip(cases, results, strict=True)
+                    for problem in self.judge(args, case, result)]
+        if failures:
+            return False, "\n".join([f"FAILED: {args.quantity} is wrong on the hidden "
+                                      f"{self.cases_name}:", *failures])
+        return True, "PASSED"
+
+    def outside(self, arguments: list[str], folder: Path,
+                open_box: OpenBox = plain_box) -> tuple[bool, str]:
+        """The grader's run: (passed, report) on `arguments` as the test cell wrote them,
+        with the student's notebook taken from folder (the submitted one)."""
+        args = self.parser().parse_args(arguments)
+        return self.verdict(args, folder / Path(args.notebook).name, open_box)
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """The command line, as the notebook's check() runs it: print the report; exit
+        status 0 when it passed, 1 when not."""
+        args = self.parser().parse_args(argv)
+        passed, report = self.verdict(args, args.notebook)
+        print(report)
+        return 0 if passed else 1

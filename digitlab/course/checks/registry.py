@@ -1,0 +1,31 @@
+"""The one registry of hidden checks: the names a hidden test may call, and where each lives.
+
+A hidden test cell calls check(NAME, ...) in the student's kernel (hidden_check), and the
+grader judges the same call again from its own process (verify_outside); both find NAME
+here. Each NAME is a module of this package that defines
+
+- main(argv=None) -> exit status: `python -I -m MODULE ARGUMENTS`, the kernel's run;
+- outside(arguments, submitted folder, open_box) -> (passed, report): the grader's run.
+
+The names are written in the hidden tests' source, which every gradebook stores, so a name
+once released never changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+CHECKS = ("backward_check", "score_submission", "summary_check")
+
+
+def module_name(name: str) -> str:
+    """The module of the check `name`, for `python -m`; ValueError for an unknown name."""
+    if name not in CHECKS:
+        raise ValueError(f"unknown check {name!r}; the checks are {', '.join(CHECKS)}")
+    return f"{__package__}.{name}"
+
+
+def outside(name: str) -> Callable[..., tuple[bool, str]]:
+    """The grader's run of the check `name` (imported only when the grader needs it)."""
+    return importlib.import_module(module_name(name)).outside

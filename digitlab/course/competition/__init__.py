@@ -1,0 +1,1 @@
+"""The competition's class side: the leaderboard, its figure, the Kaggle split."""

@@ -1,0 +1,1 @@
+"""The class report: its tables (CSV) and its page (HTML)."""

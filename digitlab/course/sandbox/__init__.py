@@ -1,0 +1,1 @@
+"""The grading kernels' limits, the sandbox and its launcher, the process tree."""
