@@ -9,8 +9,10 @@ show it without a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import linecache
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,11 @@ NOTEBOOK_01 = "01-linear-backward.ipynb"
 ANSWER_CELL_ID = "linear-backward"
 # A non-square and a square layer: a transposed gradient passes the shapes only on the second.
 CHECK_SHAPES = ((6, 4), (5, 5))
+# While a student is graded, the answers that already ran out of time there: a JSON object
+# {code_digest(source): why}, set by the grader (digitlab.course.sandbox.budget) in the
+# environment of every later kernel and check. Such code is not run again: it fails at once
+# with the same reason, instead of using up the grading time a second time.
+HUNG_CODE_VARIABLE = "DIGITLAB_HUNG_CODE"
 
 
 class StudentCodeError(Exception):
@@ -58,15 +65,33 @@ def answer_source(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CEL
     )
 
 
+def code_digest(source: str) -> str:
+    """What identifies an answer's code, wherever it is copied: a digest of its source."""
+    return hashlib.sha256(source.encode()).hexdigest()[:32]
+
+
+def _hung_before(source: str) -> str | None:
+    """Why this code ran out of time earlier in the same grading; None if it did not."""
+    try:
+        hung = json.loads(os.environ.get(HUNG_CODE_VARIABLE) or "{}")
+    except ValueError:
+        return None
+    return hung.get(code_digest(source)) if isinstance(hung, dict) else None
+
+
 def run_answer(notebook: str | Path = NOTEBOOK_01, grade_id: str = ANSWER_CELL_ID,
                names: dict | None = None) -> dict:
     """Run the answer cell in a namespace of its own; returns that namespace.
 
     names: what earlier cells of the notebook define and the answer may use (np, say).
+    Raises StudentCodeError at once for code that already ran out of time while grading.
     """
     source = answer_source(notebook, grade_id)
+    if hung := _hung_before(source):
+        raise StudentCodeError(f"Not run again while grading: {hung}")
     namespace = {"__name__": "notebook_01", **(names or {})}
-    filename = f"{notebook} (answer cell)"
+    # Named by notebook and grade id, so that the grader can tell whose code a traceback ran.
+    filename = f"{notebook} (answer cell {grade_id})"
     # Registered so that the gradient checker can quote the line of the answer that raised.
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     try:

@@ -7,7 +7,8 @@ course folder (CourseLayout.record), and the class report reads them. The schema
      "status": "graded" | "failed",      # failed: autograde could not grade the student
      "seconds": 11.8,                    # wall time of the student's autograde
      "limits": [{"notebook": "04-randomness.ipynb",
-                 "limit": "cpu" | "wall" | "memory" | "processes" | "output" | "kernel_died",
+                 "limit": "cpu" | "wall" | "memory" | "processes" | "output" | "kernel_died"
+                          | "endless_loop",
                  "detail": "killed after 60 s of CPU"}],
      "patched_checks": [{"notebook": "01-linear-backward.ipynb",
                          "grade_id": "test-sizes",
@@ -38,7 +39,7 @@ from digitlab.course.layout import CourseLayout
 
 EVENTS_VARIABLE = "DIGITLAB_GRADING_EVENTS"
 STATUSES = ("graded", "failed")
-LIMITS = ("cpu", "wall", "memory", "processes", "output", "kernel_died")
+LIMITS = ("cpu", "wall", "memory", "processes", "output", "kernel_died", "endless_loop")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ such a check is made of: its own cases and judgement, and the command line, the 
 run and the verdict that they share.
 
 A box says where and how the child starts: anything with a writable `directory`, a
-`command(argv) -> argv` and an `environment`. plain_box, the default, is a plain child
-process of the same user in a temporary folder; a sandbox with that interface (the grader's,
-as another user and under limits) is passed as `open_box` instead.
+`command(argv) -> argv`, an `environment` and a `deadline` (the child's timeout is cut to
+it: the grader's sandbox carries the end of the student's grading budget). plain_box, the
+default, is a plain child process of the same user in a temporary folder; a sandbox with
+that interface (the grader's, as another user and under limits) is passed as `open_box`
+instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+DID_NOT_FINISH = "did not finish within"  # how a report says the student's code timed out
 
 
 class Box(Protocol):
@@ -37,6 +41,8 @@ class Box(Protocol):
 
     directory: str | Path  # a folder the child may write to; the check's files go there
     environment: dict[str, str]  # the child's whole environment
+    # Optional: time.monotonic() by which the child must end; None or absent: no deadline.
+    deadline: float | None
 
     def command(self, argv: list[str]) -> list[str]:
         """The argv that runs argv inside the box."""
@@ -51,6 +57,7 @@ class PlainBox:
 
     directory: Path
     environment: dict[str, str]
+    deadline: float | None = None
 
     def command(self, argv: list[str]) -> list[str]:
         return argv
@@ -85,14 +92,18 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
             return None, f"{notebook.name} could not be read ({error.strerror})."
         inputs_path, results_path = folder / "inputs.npz", folder / "results.npz"
         np.savez(inputs_path, **inputs)
+        deadline = getattr(box, "deadline", None)  # optional: boxes written before it work
+        timeout = seconds if deadline is None else min(seconds, deadline - time.monotonic())
+        if timeout <= 0:
+            return None, f"{subject} was not run: the grading time for this student is spent."
         try:
             child = subprocess.run(
                 box.command([sys.executable, "-I", "-m", module, notebook.name,
                              inputs_path.name, results_path.name]),
                 cwd=folder, env=box.environment, capture_output=True, text=True,
-                timeout=seconds)
+                timeout=timeout)
         except subprocess.TimeoutExpired:
-            return None, f"{subject} did not finish within {seconds:g} s."
+            return None, f"{subject} {DID_NOT_FINISH} {round(timeout, 1):g} s."
         if child.returncode != 0:  # the child printed why: the loader's message
             return None, (child.stdout.strip() or child.stderr.strip()[-2000:]
                           or f"the process running {subject} failed ({child.returncode}).")

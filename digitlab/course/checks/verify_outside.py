@@ -12,7 +12,11 @@ process:
   sandbox under the course's GradingLimits (digitlab.course.sandbox.sandbox: as a grading user,
   without network, like the kernel), never in the grader's process;
 - score_submission scores the submission.csv the student submitted, in the course's
-  submitted folder, never the autograded copy that the kernel could overwrite.
+  submitted folder, never the autograded copy that the kernel could overwrite;
+- every child runs within the student's grading budget (digitlab.course.sandbox.budget):
+  it must end by the budget's deadline, code that hung before is not run again (the child's
+  seam fails at once, with the same reason), and a check whose child ran out of time fails
+  at once when called again, reported as an endless loop.
 
 A cell passes only if the kernel's run and the grader's run both pass. When the grader's
 fails, an error output that says so goes first in the cell's outputs, so nbgrader scores
@@ -24,7 +28,8 @@ that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading ev
 from __future__ import annotations
 
 import ast
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -32,9 +37,11 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from digitlab.course.checks import registry
+from digitlab.course.checks.box import DID_NOT_FINISH
 from digitlab.course.checks.hidden_check import NOT_CHECKED_HERE
 from digitlab.course.layout import CourseLayout
-from digitlab.course.records import PatchedCheck, report_event
+from digitlab.course.records import LimitHit, PatchedCheck, report_event
+from digitlab.course.sandbox.budget import budget_of
 from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.course.sandbox.sandbox import Sandbox, sandbox
 
@@ -85,6 +92,9 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         folder = CourseLayout.in_step(self.config).submitted(info["student"],
                                                               info["assignment"])
         notebook = f"{info['notebook']}.ipynb"
+        self._limits = GradingLimits(parent=self)
+        self._budget = budget_of(info["student"], self._limits.student_wall_seconds)
+        self._notebook = notebook
         sources = self._test_sources(info)
         verdicts = {}
         for cell in nb.cells:
@@ -114,19 +124,30 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         """(passed, report) of a cell's calls, run in order; the first failure decides."""
         reports = []
         for name, arguments in calls:
+            if name in self._budget.hung_checks:
+                return False, self._budget.hung_checks[name]
             try:
                 passed, report = registry.outside(name)(arguments, folder, self._open_box)
             except SystemExit:  # argparse refused the arguments the instructor wrote
                 raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
+            if not passed and DID_NOT_FINISH in report:
+                self._budget.hung_checks[name] = f"{report} (not run again)"
+                report_event(LimitHit(notebook=self._notebook, limit="endless_loop",
+                                      detail=f"{name}: {report.splitlines()[0]}"))
             if not passed:
                 return False, report
             reports.append(report)
         return True, "\n".join(reports)
 
-    def _open_box(self) -> AbstractContextManager[Sandbox]:
+    @contextmanager
+    def _open_box(self) -> Iterator[Sandbox]:
         """The box for the child that runs the student's code: a sandbox under the course's
-        GradingLimits (c.GradingLimits in nbgrader_config.py)."""
-        return sandbox(GradingLimits(parent=self))
+        GradingLimits (c.GradingLimits in nbgrader_config.py), within the student's budget."""
+        with sandbox(self._limits) as box:
+            if self._limits.enabled:
+                box.deadline = self._budget.deadline_now()
+                box.student_environment = self._budget.environment()
+            yield box
 
     def _apply(self, cell, student: str, notebook: str, grade_id: str, passed: bool,
                report: str) -> None:

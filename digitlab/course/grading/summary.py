@@ -21,7 +21,7 @@ MAX_PROBLEM_LINES = 5
 # How the summary names each limit of records.LIMITS.
 LIMIT_NAMES = {"cpu": "CPU time limit", "wall": "wall-clock limit", "memory": "memory limit",
                "processes": "process limit", "output": "output limit",
-               "kernel_died": "kernel died"}
+               "kernel_died": "kernel died", "endless_loop": "endless loop"}
 
 
 def _points(value: float) -> str:

@@ -3,7 +3,12 @@
 nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
 * starts every kernel through digitlab.course.sandbox.sandbox.LimitedKernelManager (CPU, memory,
   processes, files, network, unprivileged user);
-* gives each notebook a wall-time budget, kernel start included;
+* gives each notebook a wall-time budget, kernel start included, within the student's
+  whole budget (budget.py);
+* names the answer a timed-out cell was stuck in (its traceback's innermost answer-cell
+  frame), reports it as an endless loop, and remembers it so that later kernels and checks
+  do not run it again; later cells of the same kernel get budget.RETRY_SECONDS, and a second
+  hang in the same code stops the notebook;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
 * turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
   code cell get `GradingLimitError: <reason>; cell not run`, so their tests score 0 and the
@@ -14,8 +19,10 @@ Each limit hit is logged as `GRADING LIMIT: ...` and reported with records.repor
 from __future__ import annotations
 
 import queue
+import re
 import signal
 import time
+from pathlib import Path
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
@@ -23,11 +30,23 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Instance, default
 
+from digitlab.course.layout import CourseLayout
 from digitlab.course.records import LimitHit, report_event
+from digitlab.course.sandbox.budget import RETRY_SECONDS, budget_of
 from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.sandbox import LimitedKernelManager, describe
+from digitlab.student import answer_source, code_digest
 
 ERROR_NAME = "GradingLimitError"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# A traceback's frame in code of an answer cell: one run in this kernel ("Cell In[7], line
+# 12, in Linear.backward(self, grad)"), or one the seam ran from a saved notebook
+# (digitlab.student.run_answer: "File 01-linear-backward.ipynb (answer cell
+# linear-backward):12, in Linear.backward(self, grad)").
+ANSWER_FRAME = re.compile(r"^(?:Cell In\[(?P<count>\d+)\], line (?P<line>\d+)"
+                          r"|File (?P<notebook>[^/\\]+\.ipynb) "
+                          r"\(answer cell (?P<grade_id>[\w-]+)\):(?P<seam_line>\d+))"
+                          r"(?:, in (?P<function>[\w.<>]+))?")
 
 
 def _error(reason: str):
@@ -69,9 +88,21 @@ class LimitedExecute(Execute):
             LimitedExecute._announced = True
             self.log.info(describe(self.limits))
         self._notebook = f"{(resources or {}).get('unique_key', 'notebook')}.ipynb"
-        self._deadline = time.monotonic() + self.limits.notebook_wall_seconds
+        self._folder = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        info = (resources or {}).get("nbgrader", {})
+        self._budget = budget_of(info.get("student", ""), self.limits.student_wall_seconds)
+        self._budget.begin(self._notebook, self._notebooks(info))
+        own_wall = time.monotonic() + self.limits.notebook_wall_seconds
+        self._deadline = min(own_wall, self._budget.deadline_now())
+        self._wall_reason = (
+            f"the notebook used its {self.limits.notebook_wall_seconds} s of wall time"
+            if self._deadline == own_wall else
+            f"the student's grading used its {self.limits.student_wall_seconds} s budget "
+            "(what is left is kept for the notebooks after this one)")
+        self._hung_here: str | None = None  # why student code hung in this kernel
         if self.limits.enabled:  # the kernel's start counts against the notebook's wall time
-            self.startup_timeout = min(self.startup_timeout, self.limits.notebook_wall_seconds)
+            self.startup_timeout = min(self.startup_timeout,
+                                       max(1, int(self._deadline - time.monotonic())))
         self._stopped: str | None = None  # why the remaining cells are not run
         self._hits: set[str] = set()
         self._kept_bytes = 0
@@ -95,11 +126,21 @@ class LimitedExecute(Execute):
                                    f"{sandbox.refused_forks} were refused")
         return nb, resources
 
+    def _notebooks(self, info: dict) -> set[str]:
+        """The names of the student's notebooks to grade. From the submitted (or staged)
+        folder: autograde copies each notebook to autograded/ only when its turn comes."""
+        if "student" not in info:  # not an autograde (nbgrader validate, say)
+            return set()
+        folder = CourseLayout.in_step(self.config).submitted(info["student"],
+                                                             info["assignment"])
+        return {path.name for path in folder.glob("*.ipynb")}
+
     def create_kernel_manager(self):
         # The same limits as ours, and kept after nbclient lets go of it: its sandbox says
         # what the kernel did.
         self._manager = super().create_kernel_manager()
         self._manager.limits = self.limits
+        self._manager.student_environment = self._budget.environment()
         return self._manager
 
     def _hit(self, limit: str, reason: str) -> None:
@@ -119,8 +160,7 @@ class LimitedExecute(Execute):
         that ignored the timeout's interrupt would only make the clean-up wait."""
         if (self.limits.enabled and self._stopped is None
                 and time.monotonic() >= self._deadline):
-            self._stop("wall", f"the notebook used its {self.limits.notebook_wall_seconds} s "
-                               "of wall time")
+            self._stop("wall", self._wall_reason)
             await ensure_async(self.km.shutdown_kernel(now=True))
 
     def _get_timeout(self, cell):
@@ -128,7 +168,10 @@ class LimitedExecute(Execute):
         if not self.limits.enabled:
             return timeout
         remaining = max(1, int(self._deadline - time.monotonic()))
-        return remaining if timeout is None else min(timeout, remaining)
+        if self._hung_here is not None:
+            remaining = min(remaining, RETRY_SECONDS)
+        self._cell_timeout = remaining if timeout is None else min(timeout, remaining)
+        return self._cell_timeout
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
                                  store_history=True):
@@ -149,6 +192,8 @@ class LimitedExecute(Execute):
             cell.outputs.append(_error(self._stopped))
             return cell
         timed_out = any(output.get("ename") == "CellTimeoutError" for output in cell.outputs)
+        if timed_out and self.limits.enabled:
+            self._hung(cell)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
         if self.limits.enabled and _output_overflowed_memory(cell):
@@ -160,6 +205,49 @@ class LimitedExecute(Execute):
     # nbclient binds execute_cell = run_sync(NotebookClient.async_execute_cell) when its class
     # is made, so the override above is used only if the sync name is rebound here.
     execute_cell = run_sync(async_execute_cell)
+
+    def _stuck_in(self, cell) -> tuple[str, str, str] | None:
+        """(notebook, grade id, where) of the answer code a timed-out cell was stuck in, from
+        its traceback's innermost answer-cell frame; None when it shows none (the kernel
+        ignored the interrupt, or the code was not an answer's)."""
+        found = None
+        for output in cell.outputs:
+            for entry in output.get("traceback", []) if output.output_type == "error" else []:
+                match = ANSWER_FRAME.match(ANSI.sub("", entry))
+                if match and match["count"]:
+                    answers = [other for other in self.nb.cells
+                               if other.get("execution_count") == int(match["count"])
+                               and other.metadata.get("nbgrader", {}).get("solution")]
+                    if answers:
+                        found = (self._notebook, answers[0].metadata.nbgrader.grade_id,
+                                 match["function"] or f"line {match['line']}")
+                elif match:
+                    found = (match["notebook"], match["grade_id"],
+                             match["function"] or f"line {match['seam_line']}")
+        return found
+
+    def _hung(self, cell) -> None:
+        """A cell timed out: name the answer code it was stuck in, remember it for the
+        student's later kernels and checks, and stop the notebook if it hung here before."""
+        stuck = self._stuck_in(cell)
+        if stuck is None:
+            return
+        notebook, grade_id, where = stuck
+        try:
+            source = answer_source(self._folder / notebook, grade_id)
+        except Exception:  # noqa: BLE001 - a notebook the student broke: nothing to remember
+            return
+        reason = (f"{where} in the answer cell {grade_id} of {notebook} was still running "
+                  f"after {self._cell_timeout} s")
+        if self._budget.remember_hung(code_digest(source), reason):
+            self._hit("endless_loop", reason)
+            cell.outputs.append(_error(reason))
+        elif self._hung_here is not None:
+            self._stop("endless_loop", f"{self._budget.hung[code_digest(source)]}, and hung "
+                                       "again here; the rest of the notebook is not run")
+            cell.outputs.append(_error(self._stopped))
+            return
+        self._hung_here = self._budget.hung[code_digest(source)]
 
     def _death(self) -> tuple[str, str]:
         """(limit, reason) of the kernel's death, in words a student understands."""

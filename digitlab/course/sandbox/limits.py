@@ -45,6 +45,11 @@ class GradingLimits(Configurable):
         "Wall time of one whole notebook, kernel start included. Cells still to run when "
         "it is spent fail unrun. Stops a kernel that sleeps and ignores interrupts, which "
         "uses no CPU.")).tag(config=True)
+    student_wall_seconds = Int(150, help=(
+        "Wall time of one student's whole grading: every notebook, kernel starts, cells, and "
+        "the grader's outside checks (digitlab.course.sandbox.budget). A notebook that "
+        "hangs leaves 15 s for each notebook after it, and code that ran out of time once "
+        "is not run again. A correct submission needs 10-15 s.")).tag(config=True)
     memory_bytes = Int(3 * GiB, help=(
         "Memory of the kernel and all its children together (a cgroup's memory limit). "
         "Past it the kernel is killed (the cgroup's OOM killer sends SIGKILL). "

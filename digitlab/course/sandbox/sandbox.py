@@ -106,6 +106,7 @@ def describe(limits: GradingLimits) -> str:
         return "Grading limits: off (GradingLimits.enabled is False): kernels run unbounded"
     here = machine()
     active = [f"CPU {limits.cpu_seconds} s", f"wall {limits.notebook_wall_seconds} s/notebook",
+              f"{limits.student_wall_seconds} s/student",
               f"address space {size_words(limits.address_space_bytes)}",
               f"files up to {size_words(limits.file_size_bytes)}",
               f"output {size_words(limits.output_bytes)}/notebook"]
@@ -247,6 +248,10 @@ class Sandbox:
         self.machine = machine()
         self.account = self._lock = self._cgroup = None
         self.refused_forks = 0  # forks the cgroup refused, known once closed
+        # What the student's grading so far tells the process (budget.py), and when it must
+        # have ended (time.monotonic(); None: only its own timeout).
+        self.student_environment: dict[str, str] = {}
+        self.deadline: float | None = None
         self.closed = False
         if limits.enabled and self.machine.root:
             self.account, self._lock = _claim_user(limits)
@@ -325,6 +330,7 @@ class Sandbox:
                            for name, folder in SUBFOLDERS.items()})
         if self.account is not None:
             scrubbed.update(USER=self.account.pw_name, LOGNAME=self.account.pw_name)
+        scrubbed.update(self.student_environment)
         return scrubbed
 
     @property
@@ -406,6 +412,7 @@ class LimitedKernelManager(AsyncKernelManager):
     client_factory = Type(klass=AsyncKernelClient, default_value=LimitedKernelClient)
     limits = Instance(GradingLimits)
     sandbox: Sandbox | None = None
+    student_environment: Mapping[str, str] = {}  # for the sandbox (LimitedExecute sets it)
 
     @default("limits")
     def _limits_default(self) -> GradingLimits:
@@ -414,6 +421,7 @@ class LimitedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw):
         if self.limits.enabled:
             self.sandbox = Sandbox(self.limits)
+            self.sandbox.student_environment = dict(self.student_environment)
             self.connection_file = str(self.sandbox.directory / "kernel.json")
             self.transport, self.ip = "ipc", str(self.sandbox.directory / "ipc")
         return await super()._async_pre_start_kernel(**kw)
