@@ -7,6 +7,7 @@ The whole budget on a real `digitlab grade` is tests/test_grading_budget.py.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -31,10 +32,12 @@ ENDLESS = answer("while True:\n    pass\n")
 CASES = backward_check.make_cases([(3, 2)], [2], seed=0)
 
 
-def test_a_notebook_leaves_the_reserve_of_the_notebooks_after_it():
+def test_once_on_the_clock_a_notebook_leaves_the_reserve_of_those_after_it():
     budget = StudentBudget(150, time.monotonic() + 150)
     notebooks = {f"0{n}.ipynb" for n in range(1, 6)}
     budget.begin("01.ipynb", notebooks)
+    assert budget.deadline_now() == math.inf  # no code of the student has timed out yet
+    budget.on_the_clock = True
     assert budget.deadline_now() == budget.deadline - 4 * RESERVE_SECONDS
     for name in ("02.ipynb", "03.ipynb", "04.ipynb", "05.ipynb"):
         budget.begin(name, notebooks)

@@ -131,6 +131,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             except SystemExit:  # argparse refused the arguments the instructor wrote
                 raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
             if not passed and DID_NOT_FINISH in report:
+                self._budget.on_the_clock = True
                 self._budget.hung_checks[name] = f"{report} (not run again)"
                 report_event(LimitHit(notebook=self._notebook, limit="endless_loop",
                                       detail=f"{name}: {report.splitlines()[0]}"))

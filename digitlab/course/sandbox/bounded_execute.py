@@ -3,8 +3,8 @@
 nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
 * starts every kernel through digitlab.course.sandbox.sandbox.LimitedKernelManager (CPU, memory,
   processes, files, network, unprivileged user);
-* gives each notebook a wall-time budget, kernel start included, within the student's
-  whole budget (budget.py);
+* gives each notebook a wall-time budget, kernel start included, and, once the student's
+  code has timed out, the student's whole budget (budget.py);
 * names the answer a timed-out cell was stuck in (its traceback's innermost answer-cell
   frame), reports it as an endless loop, and remembers it so that later kernels and checks
   do not run it again; later cells of the same kernel get budget.RETRY_SECONDS, and a second
@@ -35,7 +35,7 @@ from digitlab.course.records import LimitHit, report_event
 from digitlab.course.sandbox.budget import RETRY_SECONDS, budget_of
 from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.sandbox import LimitedKernelManager, describe
-from digitlab.student import answer_source, code_digest
+from digitlab.student import StudentCodeError, answer_source, code_digest
 
 ERROR_NAME = "GradingLimitError"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -92,17 +92,11 @@ class LimitedExecute(Execute):
         info = (resources or {}).get("nbgrader", {})
         self._budget = budget_of(info.get("student", ""), self.limits.student_wall_seconds)
         self._budget.begin(self._notebook, self._notebooks(info))
-        own_wall = time.monotonic() + self.limits.notebook_wall_seconds
-        self._deadline = min(own_wall, self._budget.deadline_now())
-        self._wall_reason = (
-            f"the notebook used its {self.limits.notebook_wall_seconds} s of wall time"
-            if self._deadline == own_wall else
-            f"the student's grading used its {self.limits.student_wall_seconds} s budget "
-            "(what is left is kept for the notebooks after this one)")
+        self._own_wall = time.monotonic() + self.limits.notebook_wall_seconds
         self._hung_here: str | None = None  # why student code hung in this kernel
         if self.limits.enabled:  # the kernel's start counts against the notebook's wall time
             self.startup_timeout = min(self.startup_timeout,
-                                       max(1, int(self._deadline - time.monotonic())))
+                                       max(1, int(self._deadline() - time.monotonic())))
         self._stopped: str | None = None  # why the remaining cells are not run
         self._hits: set[str] = set()
         self._kept_bytes = 0
@@ -125,6 +119,16 @@ class LimitedExecute(Execute):
                                    f"{self.limits.processes} processes and threads at once; "
                                    f"{sandbox.refused_forks} were refused")
         return nb, resources
+
+    def _deadline(self) -> float:
+        """When this notebook must end: its own wall time, or the student's budget."""
+        return min(self._own_wall, self._budget.deadline_now())
+
+    def _wall_reason(self) -> str:
+        if self._budget.deadline_now() < self._own_wall:
+            return (f"the student's grading used its {self.limits.student_wall_seconds} s "
+                    "budget (what is left is kept for the notebooks after this one)")
+        return f"the notebook used its {self.limits.notebook_wall_seconds} s of wall time"
 
     def _notebooks(self, info: dict) -> set[str]:
         """The names of the student's notebooks to grade. From the submitted (or staged)
@@ -159,15 +163,15 @@ class LimitedExecute(Execute):
         """Once the notebook's wall time is spent, stop it and kill its kernel now: a kernel
         that ignored the timeout's interrupt would only make the clean-up wait."""
         if (self.limits.enabled and self._stopped is None
-                and time.monotonic() >= self._deadline):
-            self._stop("wall", self._wall_reason)
+                and time.monotonic() >= self._deadline()):
+            self._stop("wall", self._wall_reason())
             await ensure_async(self.km.shutdown_kernel(now=True))
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
         if not self.limits.enabled:
             return timeout
-        remaining = max(1, int(self._deadline - time.monotonic()))
+        remaining = max(1, int(self._deadline() - time.monotonic()))
         if self._hung_here is not None:
             remaining = min(remaining, RETRY_SECONDS)
         self._cell_timeout = remaining if timeout is None else min(timeout, remaining)
@@ -193,6 +197,7 @@ class LimitedExecute(Execute):
             return cell
         timed_out = any(output.get("ename") == "CellTimeoutError" for output in cell.outputs)
         if timed_out and self.limits.enabled:
+            self._budget.on_the_clock = True
             self._hung(cell)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
@@ -235,7 +240,7 @@ class LimitedExecute(Execute):
         notebook, grade_id, where = stuck
         try:
             source = answer_source(self._folder / notebook, grade_id)
-        except Exception:  # noqa: BLE001 - a notebook the student broke: nothing to remember
+        except StudentCodeError:  # a notebook the student broke: nothing to remember
             return
         reason = (f"{where} in the answer cell {grade_id} of {notebook} was still running "
                   f"after {self._cell_timeout} s")

@@ -4,10 +4,14 @@ student's autograde shares GradingLimits.student_wall_seconds.
 Without it, each test cell and each outside check waits out its own timeout, so a student
 whose Linear.backward loops forever cost about 12 minutes. With it:
 
-* each notebook may run until its own wall time (notebook_wall_seconds) or until the
-  student's budget, less RESERVE_SECONDS for each notebook still to run, is spent, whichever
-  comes first: a notebook that hangs cannot take the time of the notebooks after it;
-* an outside check's child must end by then too (its box carries the deadline);
+* once the student's code has timed out anywhere (a cell, or an outside check's child), the
+  student is on the clock: each notebook may then run until its own wall time
+  (notebook_wall_seconds) or until the student's budget, less RESERVE_SECONDS for each
+  notebook still to run, is spent, whichever comes first, so a notebook that hangs cannot
+  take the time of the notebooks after it; an outside check's child must end by then too
+  (its box carries the deadline). Before any timeout the budget cuts nothing: a student
+  whose code never hung is not cut short because the machine is slow (a busy grading host
+  can take minutes for a correct submission);
 * once an answer's code has run out of time (a cell timed out inside it, or a check's child
   running it did), it is remembered here by its digest (digitlab.student.code_digest).
   Every later kernel and check child gets these in $DIGITLAB_HUNG_CODE, and the seam
@@ -22,6 +26,7 @@ students one after another in one process); the first notebook of a student star
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -48,6 +53,7 @@ class StudentBudget:
     hung_checks: dict[str, str] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)  # the notebooks begun so far
     still_to_run: int = 0  # notebooks after the one being graded
+    on_the_clock: bool = False  # the student's code has timed out: the budget applies
 
     def begin(self, notebook: str, notebooks: set[str]) -> None:
         """`notebook`, one of the student's `notebooks`, starts now."""
@@ -56,7 +62,10 @@ class StudentBudget:
 
     def deadline_now(self) -> float:
         """When what runs now (a notebook's cells, or its outside checks) must end: the
-        budget, less what the notebooks still to run are owed."""
+        budget, less what the notebooks still to run are owed; never (inf) while no code
+        of the student has timed out."""
+        if not self.on_the_clock:
+            return math.inf
         return self.deadline - RESERVE_SECONDS * self.still_to_run
 
     def remember_hung(self, digest: str, reason: str) -> bool:
