@@ -197,7 +197,6 @@ class LimitedExecute(Execute):
             return cell
         timed_out = any(output.get("ename") == "CellTimeoutError" for output in cell.outputs)
         if timed_out and self.limits.enabled:
-            self._budget.on_the_clock = True
             self._hung(cell)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
@@ -244,6 +243,7 @@ class LimitedExecute(Execute):
             return
         reason = (f"{where} in the answer cell {grade_id} of {notebook} was still running "
                   f"after {self._cell_timeout} s")
+        self._budget.on_the_clock = True
         if self._budget.remember_hung(code_digest(source), reason):
             self._hit("endless_loop", reason)
             cell.outputs.append(_error(reason))

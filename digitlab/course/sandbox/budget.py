@@ -4,14 +4,16 @@ student's autograde shares GradingLimits.student_wall_seconds.
 Without it, each test cell and each outside check waits out its own timeout, so a student
 whose Linear.backward loops forever cost about 12 minutes. With it:
 
-* once the student's code has timed out anywhere (a cell, or an outside check's child), the
-  student is on the clock: each notebook may then run until its own wall time
-  (notebook_wall_seconds) or until the student's budget, less RESERVE_SECONDS for each
-  notebook still to run, is spent, whichever comes first, so a notebook that hangs cannot
-  take the time of the notebooks after it; an outside check's child must end by then too
-  (its box carries the deadline). Before any timeout the budget cuts nothing: a student
-  whose code never hung is not cut short because the machine is slow (a busy grading host
-  can take minutes for a correct submission);
+* once the student's answer code has timed out (a cell stuck in an answer cell's code, or
+  an outside check's child), the student is on the clock: each notebook may then run until
+  its own wall time (notebook_wall_seconds) or until the student's budget, less
+  RESERVE_SECONDS for each notebook still to run, is spent, whichever comes first, so a
+  notebook that hangs cannot take the time of the notebooks after it; an outside check's
+  child must end by then too (its box carries the deadline). Before that the budget cuts
+  nothing: a student whose answers never hung is not cut short because the machine is slow
+  (a busy grading host can take minutes for a correct submission), and other code that runs
+  too long (a loop in a cell of the student's own) is stopped by the notebook's limits as
+  before;
 * once an answer's code has run out of time (a cell timed out inside it, or a check's child
   running it did), it is remembered here by its digest (digitlab.student.code_digest).
   Every later kernel and check child gets these in $DIGITLAB_HUNG_CODE, and the seam
