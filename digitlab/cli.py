@@ -7,6 +7,7 @@
                              [--timeout SECONDS]
     digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
     digitlab integrity digit-lab [--course DIR]
+    digitlab preview digit-lab [--course DIR] [--out DIR] [--key PATH]
 
 Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
 student's broken submission is a result, not a failure), 1 when it could not (no key, a
@@ -120,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
                               help="seconds one student's autograde may take before it is "
                                    "killed and the student is not graded (default: %(default)g)")
     grade_parser.set_defaults(run=_grade)
+
+    from digitlab.course import preview  # its parser and its run live there
+
+    preview.register(commands)
     return parser
 
 

@@ -46,8 +46,8 @@ PANEL_CELL_SOURCE = "LearningRatePanel(data"  # text in that cell, to find it wh
 # exactly as the readout should show it.
 STEP_SIZE = "0.05"
 PERCENTAGE = re.compile(r"\d+(\.\d+)?\s*%")
-# Widgets without their manager: Lab shows the text/plain repr instead of the view.
-PLAIN_TEXT_FALLBACK = re.compile(r"VBox\(|Loading widget")
+# Widgets without their manager: Lab shows the panel's text/plain stand-in instead.
+PLAIN_TEXT_FALLBACK = re.compile(r"an interactive panel|Loading widget")
 
 
 class PanelNotFound(AssertionError):

@@ -64,7 +64,7 @@ class Panel:
 
     def __init__(self, data: DigitData, *, linear: type, settings: TrainingSettings,
                  fields: list[str], title: str):
-        self.data, self.linear, self.base_settings = data, linear, settings
+        self.data, self.linear, self.base_settings, self.title = data, linear, settings, title
         # nbgrader sets NBGRADER_EXECUTION while it grades: the panel then shows, never trains.
         self.autograding = "NBGRADER_EXECUTION" in os.environ
         self.controls = make_controls(settings, fields)
@@ -142,7 +142,13 @@ class Panel:
         return settings_from(self.base_settings, self.controls)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.root._repr_mimebundle_(**kwargs)
+        bundle = self.root._repr_mimebundle_(**kwargs)
+        # Shown wherever the widget cannot be (nbconvert, formgrader, nbgrader's feedback,
+        # a reopened notebook without its kernel) instead of "VBox(children=(...".
+        bundle["text/plain"] = (f"[{self.title}: an interactive panel, live only in "
+                                "JupyterLab with the notebook's kernel running. Its runs are "
+                                "recorded below it.]")
+        return bundle
 
     # ---- for subclasses ----
 
