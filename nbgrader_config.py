@@ -62,8 +62,10 @@ c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
 # Autograde's sanitizing steps: nbgrader 0.9.6's own list, with DeduplicateIds replaced. Its
 # version stops the whole autograde of a student who copied a test cell
 # (digitlab/course/deduplicate.py); this one drops the copies' grading metadata instead.
+# ClearOutput keeps the panel runs a student recorded aside (digitlab/course/panel_runs.py);
+# RestorePanelRuns below puts them back, so formgrader and the feedback show them.
 c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
+    "digitlab.course.panel_runs.ClearOutputKeepingPanelRuns",
     "digitlab.course.deduplicate.DeduplicateGradeIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
@@ -79,6 +81,7 @@ c.Autograde.sanitize_preprocessors = [
 c.Autograde.autograde_preprocessors = [
     "digitlab.course.bounded_execute.LimitedExecute",
     "digitlab.course.verify_outside.VerifyOutsideKernel",
+    "digitlab.course.panel_runs.RestorePanelRuns",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -196,10 +196,12 @@ def test_learning_rate_panel_trains_in_real_jupyterlab(tmp_path):
 
         # Reopened without its kernel, the notebook shows the run from the file alone.
         lab.reopen_without_kernel(NOTEBOOK)
-        expect(lab.cell_outputs(PANEL_CELL_SOURCE, "text/plain").filter(
-            has_text=settings_line)).to_have_count(1)
+        reopened_text = lab.cell_outputs(PANEL_CELL_SOURCE, "text/plain").filter(
+            has_text=settings_line)
+        expect(reopened_text).to_have_count(1)
         reopened_image = lab.cell_outputs(PANEL_CELL_SOURCE, "image/png").locator("img")
-        reopened_image.scroll_into_view_if_needed()
+        expect(reopened_image).to_have_count(1)
+        reopened_text.evaluate("output => output.scrollIntoView({block: 'start'})")
         expect(reopened_image).to_be_visible()
         assert reopened_image.evaluate("img => img.complete && img.naturalWidth") > 0
         lab.screenshot("reopened-recorded-run")
