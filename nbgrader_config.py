@@ -60,8 +60,10 @@ c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
 # Autograde's sanitizing steps: nbgrader 0.9.6's own list, with DeduplicateIds replaced. Its
 # version stops the whole autograde of a student who copied a test cell
 # (digitlab/course/grading/deduplicate.py); this one drops the copies' grading metadata instead.
+# ClearOutput keeps the panel runs a student recorded aside (digitlab/course/grading/panel_runs.py);
+# RestorePanelRuns below puts them back, so formgrader and the feedback show them.
 c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
+    "digitlab.course.grading.panel_runs.ClearOutputKeepingPanelRuns",
     "digitlab.course.grading.deduplicate.DeduplicateGradeIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
@@ -77,6 +79,7 @@ c.Autograde.sanitize_preprocessors = [
 c.Autograde.autograde_preprocessors = [
     "digitlab.course.sandbox.bounded_execute.LimitedExecute",
     "digitlab.course.checks.verify_outside.VerifyOutsideKernel",
+    "digitlab.course.grading.panel_runs.RestorePanelRuns",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

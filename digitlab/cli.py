@@ -7,6 +7,7 @@
                              [--timeout SECONDS]
     digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
     digitlab integrity digit-lab [--course DIR]
+    digitlab preview digit-lab [--course DIR] [--out DIR] [--key PATH]
 
 Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
 student's broken submission is a result, not a failure), 1 when it could not (no key, a
@@ -24,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course.checks.score_submission import KEY_VARIABLE
+from digitlab.course.checks.score_submission import KEY_VARIABLE, instructor_key
 from digitlab.course.competition import kaggle_split, leaderboard
 from digitlab.course.grading import grade, gradebook, integrity
 from digitlab.course.grading.summary import ProgressBar, summary
@@ -123,12 +124,16 @@ def _parser() -> argparse.ArgumentParser:
                               help="seconds one student's autograde may take before it is "
                                    "killed and the student is not graded (default: %(default)g)")
     grade_parser.set_defaults(run=_grade)
+
+    from digitlab.course import preview  # its parser and its run live there
+
+    preview.register(commands)
     return parser
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
     layout = CourseLayout(args.course)
-    key = Path(args.key or os.environ.get(KEY_VARIABLE) or layout.answer_key(args.assignment))
+    key = instructor_key(layout.answer_key(args.assignment), args.key)
     try:
         truth = read_answer_key(key)
     except SubmissionError as error:

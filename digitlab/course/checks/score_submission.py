@@ -44,6 +44,12 @@ def answer_key() -> Path:
     return Path(key)
 
 
+def instructor_key(course_default: Path, given: str | Path | None = None) -> Path:
+    """The key an instructor's command uses: the one given, else $DIGITLAB_ANSWER_KEY, else
+    the course's default (CourseLayout.answer_key)."""
+    return Path(given or os.environ.get(KEY_VARIABLE) or course_default)
+
+
 def score(submission: Path, key: Path, at_least: float | None,
           shown_as: str = "submission.csv") -> tuple[bool, str]:
     """(passed, report) for one submission; the report calls the file `shown_as`."""
