@@ -4,12 +4,13 @@
                   (nbgrader's CourseDirectory.format_path, and grading/<assignment>/)
     records.py    what a grading left behind, per student, and the events that report it
     tables.py     CSV tables of students' text, safe to open in a spreadsheet
+    bundle.py     the student bundle without a hub: the release, the wheel, a README, zipped
     hidden_check.py  the path the hidden tests import check from (the check is in checks/)
     checks/       the hidden checks, the children that run student code, the grader's
                   outside run, and the one registry of checks
     sandbox/      the grading kernels' limits, the sandbox and its launcher, the process tree
     grading/      the class's autograde, the gradebook, the integrity scan, the summary shown
-    report/       the class report (CSV tables, HTML page)
+    report/       the class report (CSV tables, HTML page), the grades out to the LMS
     competition/  the leaderboard, its figure, the Kaggle split
 
 The wings import one way, downwards:
@@ -17,6 +18,7 @@ The wings import one way, downwards:
     report -> grading -> sandbox -> records -> layout
               checks  -> sandbox
     competition, report -> tables, layout (the root)
+    bundle -> layout
 
 checks and grading never import each other: autograde reaches the checks' and the sandbox's
 nbgrader steps by the dotted names in nbgrader_config.py. Nothing imports report,
