@@ -13,16 +13,14 @@ notebooks nor the answer key can reach a student this way.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import zipfile
-from importlib import metadata
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
+import digitlab
 from digitlab.course.layout import CourseLayout
 
 VENV = ".venv"
@@ -74,14 +72,12 @@ def student_commands(assignment: str, wheel: str) -> dict[str, str]:
 
 
 def project_folder() -> Path:
-    """The source folder digitlab was installed from (pip's direct_url.json, PEP 610)."""
-    distribution = metadata.distribution("digitlab")
-    url = json.loads(distribution.read_text("direct_url.json") or "{}").get("url", "")
-    folder = Path(unquote(urlparse(url).path)) if url.startswith("file://") else None
-    if folder is None or not (folder / "pyproject.toml").is_file():
-        raise BundleError("digitlab was not installed from its source folder, so its wheel "
-                          "cannot be built here: pass the wheel with --wheel, or install "
-                          "digitlab with `pip install -e SOURCE_FOLDER`.")
+    """The source folder of the digitlab this process runs (an editable install's)."""
+    folder = Path(digitlab.__file__).resolve().parents[1]
+    if not (folder / "pyproject.toml").is_file():
+        raise BundleError(f"digitlab runs from {folder}, not from its source folder, so its "
+                          "wheel cannot be built here: pass the wheel with --wheel, or "
+                          "install digitlab with `pip install -e SOURCE_FOLDER`.")
     return folder
 
 
