@@ -45,8 +45,10 @@ def readme_commands(readme: str) -> list[str]:
     return [block.strip() for block in re.findall(r"```\n(.*?)```", readme, re.DOTALL)]
 
 
-def student_environment() -> dict[str, str]:
-    """The student's shell: no venv of ours on PATH, and `true` as the browser to open."""
+def student_environment(home: Path) -> dict[str, str]:
+    """The student's shell: no venv of ours on PATH, `true` as the browser to open, and a
+    free port. Jupyter refuses to run as root, which CI is and no student should be: then a
+    Jupyter config in `home` allows it, so the README's command stays as students run it."""
     ours = str(Path(sys.executable).parent)
     path = os.pathsep.join(part for part in os.environ["PATH"].split(os.pathsep)
                            if part != ours)
@@ -55,7 +57,13 @@ def student_environment() -> dict[str, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return {**environment, "PATH": path, "BROWSER": "true", "JUPYTER_PORT": str(port)}
+    environment.update(PATH=path, BROWSER="true", JUPYTER_PORT=str(port))
+    if os.geteuid() == 0:
+        home.mkdir(exist_ok=True)
+        (home / "jupyter_server_config.json").write_text(
+            json.dumps({"ServerApp": {"allow_root": True}}))
+        environment["JUPYTER_CONFIG_DIR"] = str(home)
+    return environment
 
 
 def test_the_zip_holds_the_release_the_wheel_and_a_readme(bundle):
@@ -105,7 +113,8 @@ def unpacked(bundle, tmp_path_factory):
     setup, _ = readme_commands((folder / "README.md").read_text())
     log = folder.parent / "lab.log"
     with log.open("w") as output:
-        lab = subprocess.Popen(["bash", "-c", setup], cwd=folder, env=student_environment(),
+        lab = subprocess.Popen(["bash", "-c", setup], cwd=folder,
+                               env=student_environment(folder.parent / "jupyter"),
                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = None
@@ -143,7 +152,8 @@ def test_the_second_command_validates_a_perfect_students_notebooks(unpacked, rep
     for name, notebook in solved_release(report_course).items():
         nbformat.write(notebook, folder / ASSIGNMENT / name)
     _, validate = readme_commands((folder / "README.md").read_text())
-    result = subprocess.run(["bash", "-c", validate], cwd=folder, env=student_environment(),
+    result = subprocess.run(["bash", "-c", validate], cwd=folder,
+                            env=student_environment(folder.parent / "jupyter"),
                             capture_output=True, text=True, timeout=1200)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
