@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -151,6 +152,10 @@ def test_the_second_command_validates_a_perfect_students_notebooks(unpacked, rep
     folder, _, _ = unpacked
     for name, notebook in solved_release(report_course).items():
         nbformat.write(notebook, folder / ASSIGNMENT / name)
+    # Notebook 05's public test wants the submission.csv that running the notebook in the
+    # lab writes; the key stands in for a perfect student's predictions (as course_builder's
+    # perfect student submits it). The student never has the key: see test_the_zip_holds_no_key.
+    shutil.copy(KEY, folder / ASSIGNMENT / "submission.csv")
     _, validate = readme_commands((folder / "README.md").read_text())
     result = subprocess.run(["bash", "-c", validate], cwd=folder,
                             env=student_environment(folder.parent / "jupyter"),

@@ -135,14 +135,19 @@ def build_export(roster: Roster, scores: dict[str, StudentScore], assignment: st
     notebooks = sorted({notebook.notebook for score in scores.values()
                         for notebook in score.notebooks})
     grades = grade_columns(assignment, notebooks, total, per_notebook)
-    identity = [ROSTER_ID, *roster.columns] if lms == "csv" else list(roster.columns)
-    export = Export(identity + [name for name, _ in grades], [], len(roster.entries))
+    names = [name for name, _ in grades]
+    # A roster made from an LMS export may hold last time's grade columns: not identities.
+    identity = [column for column in roster.columns if column not in names]
+    export = Export(([ROSTER_ID] if lms == "csv" else []) + identity + names, [],
+                    len(roster.entries))
     if lms == "canvas":
         points = _points(scores)
         export.rows.append({CANVAS_IDENTITY[0]: CANVAS_POINTS_ROW,
                             **{name: _number(points.get(notebook)) for name, notebook in grades}})
     for student, cells in roster.entries:
-        row = {ROSTER_ID: student, **cells} if lms == "csv" else dict(cells)
+        row = {column: cells[column] for column in identity}
+        if lms == "csv":
+            row[ROSTER_ID] = student
         score = scores.get(student)
         if score is None:
             who = " ".join(value for value in cells.values() if value)[:80] or "an empty row"
