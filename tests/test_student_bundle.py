@@ -163,3 +163,11 @@ def test_the_second_command_validates_a_perfect_students_notebooks(unpacked, rep
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert output.count(SUCCESS) == len(NOTEBOOKS), output[-3000:]
+
+
+def test_a_course_without_a_release_gets_no_bundle(tmp_path, capsys):
+    assert main(["bundle", ASSIGNMENT, "--course", str(tmp_path), "--out",
+                 str(tmp_path / "out")]) == 1
+    assert "release the assignment first (nbgrader generate_assignment digit-lab)" in (
+        capsys.readouterr().out)
+    assert not (tmp_path / "out").exists()
