@@ -147,3 +147,17 @@ def test_students_text_cannot_become_a_formula(tmp_path):
     write_table(export.rows, out, export.columns)
     row = read_rows(out)[2]
     assert row == ["'=HYPERLINK(\"http://evil.example\")", "7", "'-1+1", "'@me", "'+A", "3"]
+
+
+def test_a_rosters_old_grade_column_is_not_copied_as_an_identity(tmp_path):
+    roster = lms.read_roster(roster_from(LMS / "moodle-grades.csv", "ID number",
+                                         tmp_path / "roster.csv"), "csv")
+    score = StudentScore("perfect", 3.0, 10.0, (NotebookScore("01", 3.0, 10.0),))
+    export = lms.build_export(roster, {"perfect": score}, "digit-lab", "csv", total=False,
+                              per_notebook=True)
+    assert export.columns == [lms.ROSTER_ID, *read_rows(LMS / "moodle-grades.csv")[0][:6],
+                              "digit-lab: 01"]
+    assert export.rows[0] == {lms.ROSTER_ID: "perfect", "First name": "Ada",
+                              "Last name": "Lovelace", "ID number": "S4101",
+                              "Institution": "Example University", "Department": "Computing",
+                              "Email address": "ada@uni.example", "digit-lab: 01": "3"}

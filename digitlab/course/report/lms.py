@@ -136,8 +136,10 @@ def build_export(roster: Roster, scores: dict[str, StudentScore], assignment: st
                         for notebook in score.notebooks})
     grades = grade_columns(assignment, notebooks, total, per_notebook)
     names = [name for name, _ in grades]
-    # A roster made from an LMS export may hold last time's grade columns: not identities.
-    identity = [column for column in roster.columns if column not in names]
+    # A roster made from an LMS export may hold last time's grade columns of the assignment,
+    # with or without this export's flags: they are not identities.
+    identity = [column for column in roster.columns
+                if column != assignment and not column.startswith(f"{assignment}: ")]
     export = Export(([ROSTER_ID] if lms == "csv" else []) + identity + names, [],
                     len(roster.entries))
     if lms == "canvas":
