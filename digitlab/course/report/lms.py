@@ -99,8 +99,8 @@ def read_roster(path: str | Path, lms: str) -> Roster:
                           f"{start}")
     if lms == "canvas":
         columns = CANVAS_IDENTITY
-        records = [record for record in records
-                   if (record.get("Student") or "").strip() != CANVAS_POINTS_ROW.strip()]
+    records = [record for record in records
+               if (record.get("Student") or "").strip() != CANVAS_POINTS_ROW.strip()]
     if lms == "moodle":
         columns = tuple(column for column in columns if column in MOODLE_USER_FIELDS)
     if lms == "moodle" and not set(MOODLE_IDENTIFIERS) & set(columns):
