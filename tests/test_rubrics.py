@@ -57,9 +57,14 @@ ANSWERS = source_answers()
 
 
 def rubric_line(notebook: str, answer_id: str) -> str:
-    """The rubric's first line, e.g. **Rubric (3 points).**"""
+    """The rubric's first line, e.g. **Rubric (3 points).** ..."""
     return next(line for line in ANSWERS[notebook][answer_id].splitlines()
                 if line.startswith("**Rubric"))
+
+
+def rubric_words(notebook: str, answer_id: str) -> str:
+    """The rubric's heading as a page shows it, markup gone: "Rubric (3 points"."""
+    return re.match(r"\*\*(Rubric \(\d+ points?)", rubric_line(notebook, answer_id))[1]
 
 
 def write_own_answers(notebooks: dict[str, nbformat.NotebookNode]) -> None:
@@ -81,12 +86,14 @@ def course(tmp_path_factory) -> Path:
     return course
 
 
-def test_every_written_answer_has_a_rubric_in_its_source_cell():
+def test_every_written_answer_has_a_rubric_for_its_points_in_its_source_cell():
     assert sum(map(len, ANSWERS.values())) == 7
-    for notebook, answers in ANSWERS.items():
-        for answer_id in answers:
-            assert re.fullmatch(r"\*\*Rubric \(\d points\)\.\*\*",
-                                rubric_line(notebook, answer_id))
+    for name in NOTEBOOKS:
+        for cell in nbformat.read(SOURCE / name, 4).cells:
+            if manually_graded(cell):
+                points = cell.metadata.nbgrader.points
+                assert rubric_words(Path(name).stem, grade_id(cell)) == (
+                    f"Rubric ({points:g} point{'s' if points != 1 else ''}")
 
 
 def test_the_note_puts_the_rubric_first_then_the_model_answer():
@@ -165,7 +172,7 @@ def test_formgrader_shows_each_rubric_after_the_students_answer(course, tmp_path
         for answer_id in ANSWERS[notebook]:  # in the notebook's order
             answer = html.index(own_answer(answer_id), position)
             score_box = html.index(f'id="{answer_id}"', position)
-            rubric = html.index(rubric_line(notebook, answer_id), answer)
+            rubric = html.index(rubric_words(notebook, answer_id), answer)
             assert position < answer < score_box < rubric
             position = rubric
         # formgrader still offers a score box for every graded cell, and only for those.
@@ -178,5 +185,5 @@ def test_formgrader_shows_each_rubric_after_the_students_answer(course, tmp_path
             tab = context.new_page()
             tab.goto(f"{server.url}{page}?token={server.token}")
             first = next(iter(ANSWERS[notebook]))
-            tab.get_by_text(rubric_line(notebook, first)).first.scroll_into_view_if_needed()
+            tab.get_by_text(rubric_words(notebook, first)).first.scroll_into_view_if_needed()
             tab.screenshot(path=str(ARTIFACTS / f"formgrader-{notebook}.png"))

@@ -24,7 +24,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
@@ -101,8 +100,9 @@ class ShowRubrics(NbGraderPreprocessor):
         return nb, resources
 
 
-class HideRubrics(Preprocessor):
-    """Remove the grader's notes, before the feedback is made."""
+class HideRubrics(NbGraderPreprocessor):
+    """Remove the grader's notes, before the feedback is made. (An NbGraderPreprocessor, as
+    nbconvert's own Preprocessor is off until enabled: listed by name, it would do nothing.)"""
 
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if not is_grader_note(cell)]
