@@ -97,10 +97,11 @@ def test_every_written_answer_has_a_rubric_for_its_points_in_its_source_cell():
 
 
 def test_the_note_puts_the_rubric_first_then_the_model_answer():
-    note = grader_note("answer-x", "**Model answer.** Slow.\n\n---\n**Rubric (1 point).**\n"
-                                   "1 point for slow.")
+    note = grader_note("answer-x", "**Model answer.** Slow.\n\n---\n**Rubric (2 points).**\n"
+                                   "1 point for slow,\nnot fast.\n1 point for a number.")
     assert note.source == ("> #### Grader's note on `answer-x` (from the source notebook; "
-                           "never released)\n>\n> **Rubric (1 point).**\n> 1 point for slow."
+                           "never released)\n>\n> **Rubric (2 points).**\n>\n"
+                           "> - 1 point for slow,\n> not fast.\n> - 1 point for a number."
                            "\n>\n> **Model answer.** Slow.")
     assert note.metadata == {"digitlab": {"grader_note": "answer-x"}, "editable": False,
                              "deletable": False}
@@ -170,10 +171,14 @@ def test_formgrader_shows_each_rubric_after_the_students_answer(course, tmp_path
         (ARTIFACTS / f"formgrader-{notebook}.html").write_text(html)
         position = 0
         for answer_id in ANSWERS[notebook]:  # in the notebook's order
-            answer = html.index(own_answer(answer_id), position)
+            # The answer's panel: score box, the student's text, comment box; then the note.
             score_box = html.index(f'id="{answer_id}"', position)
-            rubric = html.index(rubric_words(notebook, answer_id), answer)
-            assert position < answer < score_box < rubric
+            answer = html.index(own_answer(answer_id), score_box)
+            comment_box = html.index(f'id="{answer_id}-comment"', answer)
+            note = html.index(f"Grader's note on <code>{answer_id}</code>", comment_box)
+            rubric = html.index(rubric_words(notebook, answer_id), note)
+            assert html.count('<div class="cell ', comment_box, note) == 1  # its own cell
+            assert html.index(own_answer(answer_id)) == answer  # no copy elsewhere
             position = rubric
         # formgrader still offers a score box for every graded cell, and only for those.
         boxes = re.findall(r'class="score tabbable" id="([^"]+)"', html)

@@ -21,6 +21,7 @@ formgrader shows only notes the grader wrote.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -32,6 +33,7 @@ from digitlab.course.layout import CourseLayout
 MARKER = "digitlab"  # the cell metadata key of the note
 RUBRIC = "**Rubric"  # where the rubric starts in a source answer cell
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+CRITERION = re.compile(r"\d+ points? for ")  # a rubric line that starts a criterion
 
 
 def is_grader_note(cell) -> bool:
@@ -55,11 +57,15 @@ def solution_text(cell) -> str:
 
 def grader_note(grade_id: str, solution: str) -> nbformat.NotebookNode:
     """The read-only markdown cell shown after the answer `grade_id`: its rubric first (what
-    the points are given for), then the model answer, set apart as a quotation."""
+    the points are given for, a bullet per "N point(s) for" line), then the model answer,
+    set apart as a quotation."""
     model, rubric = solution, ""
     if RUBRIC in solution:
         start = solution.rindex(RUBRIC)
         model, rubric = solution[:start].rstrip().removesuffix("---").rstrip(), solution[start:]
+        # One bullet per criterion: markdown would run the rubric's lines into one paragraph.
+        rubric = "\n".join(f"- {line}" if CRITERION.match(line) else line
+                           for line in rubric.splitlines()).replace("\n- ", "\n\n- ", 1)
     parts = [f"#### Grader's note on `{grade_id}` (from the source notebook; never released)",
              rubric, model]
     quoted = "\n>\n".join("\n".join(f"> {line}".rstrip() for line in part.splitlines())
