@@ -70,7 +70,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Autograde's steps: nbgrader 0.9.6's own list (nbgrader/converters/autograde.py), with two
+# Autograde's steps: nbgrader 0.9.6's own list (nbgrader/converters/autograde.py), with three
 # changes. LimitedExecute replaces Execute: it runs every kernel inside the GradingLimits
 # below. VerifyOutsideKernel is added right after it: the grader judges the hidden checks
 # again, outside the student's kernel, before the notebook is scored
@@ -86,6 +86,14 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "digitlab.course.grading.rubrics.ShowRubrics",
+]
+# ShowRubrics, last, puts each written answer's rubric and model answer after it, for
+# formgrader; HideRubrics takes them out of the feedback (digitlab/course/grading/rubrics.py).
+c.GenerateFeedback.preprocessors = [
+    "digitlab.course.grading.rubrics.HideRubrics",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 # The limits of every grading kernel are GradingLimits' defaults

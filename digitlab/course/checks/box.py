@@ -30,6 +30,10 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+# The files the grader writes for the child, readable whatever the grader's umask: in a
+# sandbox the child runs as a grading user, and the box's folder (theirs, 0700) keeps
+# everyone else out. Under umask 007 the child could not read them and every check failed.
+CHILD_READS = 0o644
 
 
 class Box(Protocol):
@@ -81,10 +85,12 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
         try:
             if notebook.is_file():  # if not, the child's loader says that it is not here
                 shutil.copyfile(notebook, folder / notebook.name)
+                (folder / notebook.name).chmod(CHILD_READS)
         except OSError as error:
             return None, f"{notebook.name} could not be read ({error.strerror})."
         inputs_path, results_path = folder / "inputs.npz", folder / "results.npz"
         np.savez(inputs_path, **inputs)
+        inputs_path.chmod(CHILD_READS)
         try:
             child = subprocess.run(
                 box.command([sys.executable, "-I", "-m", module, notebook.name,
