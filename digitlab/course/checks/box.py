@@ -190,17 +190,17 @@ class HiddenCheck:
         labels = tuple(self.label(case) for case in cases)
         results, reason = self.run_student(notebook, cases, args.seconds, open_box)
         if results is None:
-            return Outcome(False, f"FAILED: {reason}", labels, reason)
+            return Outcome(False, f"FAILED: {reason}", labels, reason, args.seed)
         problems = [(label, problem) for label, case, result in zip(labels, cases, results,
                                                                       strict=True)
                     for problem in self.judge(args, case, result)]
         if not problems:
-            return Outcome(True, "PASSED", labels, "")
+            return Outcome(True, "PASSED", labels, "", args.seed)
         report = "\n".join([f"FAILED: {args.quantity} is wrong on the hidden {self.cases_name}:",
                             *(f"  {label}: {problem}" for label, problem in problems)])
         # Each problem once, without the case it was found on.
         return Outcome(False, report, labels, "; ".join(dict.fromkeys(
-            problem for _, problem in problems)))
+            problem for _, problem in problems)), args.seed)
 
     def verdict(self, args: argparse.Namespace, notebook: str | Path,
                 open_box: OpenBox = plain_box) -> tuple[bool, str]:

@@ -37,13 +37,14 @@ class Outcome:
         autograded notebook); cases: how the report names each case judged ("13->7,
         batch 6"), recorded so a regrade can be compared; shown: what a student may read
         in the feedback, the diagnosis without cases, shapes or seeds ("" when nothing
-        needs saying).
+        needs saying); seed: the seed of the cases' arrays, None for a check without one.
     """
 
     passed: bool
     report: str
     cases: tuple[str, ...]
     shown: str
+    seed: int | None = None
 
 
 def outcome(name: str) -> Callable[..., Outcome]:

@@ -25,8 +25,8 @@ the two runs judge different cases, the grader first repeats its run on the cell
 cases: only when those fail too did the kernel's pass come from a changed check.
 
 Each judged cell keeps what the grader found in its metadata (RECORD: passed, the cases by
-name, the words a student may read), for the feedback (hidden_feedback) and for anyone
-comparing two gradings of a student.
+name and the seed of the first call, the words a student may read), for the feedback
+(hidden_feedback) and for anyone comparing two gradings of a student.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         return Outcome(passed=outcomes[-1].passed,
                        report="\n".join(outcome.report for outcome in outcomes),
                        cases=tuple(case for outcome in outcomes for case in outcome.cases),
-                       shown="; ".join(outcome.shown for outcome in outcomes if outcome.shown))
+                       shown="; ".join(outcome.shown for outcome in outcomes if outcome.shown),
+                       seed=outcomes[0].seed)
 
     def _open_box(self) -> AbstractContextManager[Sandbox]:
         """The box for the child that runs the student's code: a sandbox under the course's
@@ -164,7 +165,8 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         metadata; report a patched check (on_cells_cases: the grader's run on the cases the
         cell names, the kernel's)."""
         cell.metadata.setdefault(RECORD[0], {})[RECORD[1]] = {
-            "passed": outcome.passed, "cases": list(outcome.cases), "shown": outcome.shown}
+            "passed": outcome.passed, "cases": list(outcome.cases), "seed": outcome.seed,
+            "shown": outcome.shown}
         report = outcome.report
         if outcome.passed:
             # The grader's pass does not undo the notebook's own failure (say, its process
