@@ -99,3 +99,17 @@ c.GenerateFeedback.preprocessors = [
 # The limits of every grading kernel are GradingLimits' defaults
 # (digitlab/course/sandbox/limits.py gives each with its reason). Set here only a limit
 # this course changes, e.g. c.GradingLimits.cpu_seconds = 60; this course changes none.
+
+# Each student's hidden cases are drawn from a keyed hash of their id: the key is this
+# file, created on the first grading (mode 600) and kept with the answer key, never released
+# (digitlab/course/checks/student_cases.py). Lose it and every student's cases change.
+c.VerifyOutsideKernel.cases_key = str(COURSE_ROOT / "keys" / "hidden-cases.key")
+
+# Feedback: nbgrader 0.9.6's own steps, then one that replaces each hidden block of a test
+# cell with a line of its verdict and diagnosis, and drops the code and cases its outputs
+# could show (digitlab.course.checks.hidden_feedback). The whole list, as above.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "digitlab.course.checks.hidden_feedback.HideHiddenTests",
+]

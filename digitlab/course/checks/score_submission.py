@@ -23,6 +23,7 @@ from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key, submission_accuracy
 from digitlab.course.checks.hidden_check import ONLY_OUTSIDE
+from digitlab.course.checks.registry import Outcome
 
 KEY_VARIABLE = "DIGITLAB_ANSWER_KEY"
 
@@ -86,6 +87,15 @@ def outside(arguments: list[str], folder: Path, open_box: object = None) -> tupl
     if (folder / name).is_symlink():  # it could point at the answer key itself
         return False, f"{name} is a symbolic link; submit the file itself."
     return score(folder / name, answer_key(), args.at_least, shown_as=name)
+
+
+def outcome(arguments: list[str], folder: Path, open_box: object = None,
+            rng: object = None) -> Outcome:
+    """outside() as an Outcome. One case, the file itself, the same for every student (rng
+    is not used); the student may read its report: the accuracy, or why it cannot be scored."""
+    passed, report = outside(arguments, folder, open_box)
+    return Outcome(passed, report, (Path(parser().parse_args(arguments).submission).name,),
+                   report)
 
 
 def main(argv: list[str] | None = None) -> int:
