@@ -89,12 +89,8 @@ c.Autograde.autograde_preprocessors = [
     "digitlab.course.grading.rubrics.ShowRubrics",
 ]
 # ShowRubrics, last, puts each written answer's rubric and model answer after it, for
-# formgrader; HideRubrics takes them out of the feedback (digitlab/course/grading/rubrics.py).
-c.GenerateFeedback.preprocessors = [
-    "digitlab.course.grading.rubrics.HideRubrics",
-    "nbgrader.preprocessors.GetGrades",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+# formgrader; HideRubrics, in the feedback steps below, takes them out again
+# (digitlab/course/grading/rubrics.py).
 
 # The limits of every grading kernel are GradingLimits' defaults
 # (digitlab/course/sandbox/limits.py gives each with its reason). Set here only a limit
@@ -105,10 +101,12 @@ c.GenerateFeedback.preprocessors = [
 # (digitlab/course/checks/student_cases.py). Lose it and every student's cases change.
 c.VerifyOutsideKernel.cases_key = str(COURSE_ROOT / "keys" / "hidden-cases.key")
 
-# Feedback: nbgrader 0.9.6's own steps, then one that replaces each hidden block of a test
-# cell with a line of its verdict and diagnosis, and drops the code and cases its outputs
-# could show (digitlab.course.checks.hidden_feedback). The whole list, as above.
+# Feedback: nbgrader 0.9.6's own steps between two of ours. HideRubrics first drops the
+# grader's notes; HideHiddenTests last replaces each hidden block of a test cell with a line
+# of its verdict and diagnosis, and drops the code and cases its outputs could show
+# (digitlab.course.checks.hidden_feedback). The whole list, as above.
 c.GenerateFeedback.preprocessors = [
+    "digitlab.course.grading.rubrics.HideRubrics",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "digitlab.course.checks.hidden_feedback.HideHiddenTests",
