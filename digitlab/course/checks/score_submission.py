@@ -6,7 +6,7 @@ prints `accuracy 0.912000` and exits 0; with --at-least, prints `Competition acc
 91.2%` and exits 1 below the threshold (saying `Below 85%.`). A file that cannot be scored
 exits 1 listing its problems. The key's path comes from the environment variable
 DIGITLAB_ANSWER_KEY, which the course's nbgrader_config.py sets, so no path to the key
-appears in a hidden test (hidden tests are shown in the feedback).
+appears in a hidden test.
 
 When the key cannot be read here, as in a grading kernel that runs as a user without access
 to it, it exits with hidden_check.ONLY_OUTSIDE and says that the grader scores the file:
