@@ -13,6 +13,8 @@ process:
   without network, like the kernel), never in the grader's process;
 - score_submission scores the submission.csv the student submitted, in the course's
   submitted folder, never the autograded copy that the kernel could overwrite;
+- the cases are the student's own (student_cases: drawn from the key at cases_key and the
+  student id), not the ones the cell names, which are all the kernel's run can know;
 - every child runs within the student's grading budget (digitlab.course.sandbox.budget):
   it must end by the budget's deadline, code that hung before is not run again (the child's
   seam fails at once, with the same reason), and a check whose child ran out of time fails
@@ -22,23 +24,33 @@ A cell passes only if the kernel's run and the grader's run both pass. When the 
 fails, an error output that says so goes first in the cell's outputs, so nbgrader scores
 the cell 0 (it stops at the first output that is an error or a number). When the kernel's
 run passed and the grader's failed, the student's code changed the check in the kernel:
-that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading event.
+that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading event. As
+the two runs judge different cases, the grader first repeats its run on the cell's own
+cases: only when those fail too did the kernel's pass come from a changed check.
+
+Each judged cell keeps what the grader found in its metadata (RECORD: passed, the cases by
+name and the seed of the first call, the words a student may read), for the feedback
+(hidden_feedback) and for anyone comparing two gradings of a student.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+import numpy as np
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
 
 from digitlab.course.checks import registry
 from digitlab.course.checks.box import DID_NOT_FINISH
 from digitlab.course.checks.hidden_check import NOT_CHECKED_HERE
+from digitlab.course.checks.registry import Outcome
+from digitlab.course.checks.student_cases import load_key, student_rng
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import LimitHit, PatchedCheck, report_event
 from digitlab.course.sandbox.budget import budget_of
@@ -46,6 +58,9 @@ from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.course.sandbox.sandbox import Sandbox, sandbox
 
 PREFIX = "Checked by the grader outside your notebook: "
+# Where a judged cell keeps the grader's findings: cell.metadata[RECORD[0]][RECORD[1]].
+RECORD = ("digitlab", "hidden_checks")
+Calls = list[tuple[str, list[str]]]
 
 
 def check_calls(source: str) -> list[tuple[str, list[str]]]:
@@ -86,12 +101,18 @@ def ran_clean(cell: nbformat.NotebookNode) -> bool:
 class VerifyOutsideKernel(NbGraderPreprocessor):
     """Run each test cell's hidden checks from the grader and fail the cell if they fail."""
 
+    cases_key = Unicode(
+        "", help="The file of the key that draws each student's hidden cases (created, mode "
+                 "600, if absent; student_cases). Empty: every student is judged on the "
+                 "cases the cells name.").tag(config=True)
+
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         # The configured submitted folder (perhaps a staged copy), not the autograded one.
         folder = CourseLayout.in_step(self.config).submitted(info["student"],
                                                               info["assignment"])
         notebook = f"{info['notebook']}.ipynb"
+        key = load_key(self.cases_key) if self.cases_key else None
         self._limits = GradingLimits(parent=self)
         self._budget = budget_of(info["student"], self._limits.student_wall_seconds)
         self._notebook = notebook
@@ -106,9 +127,12 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
                     calls = check_calls(sources[grade_id])
                 except (SyntaxError, ValueError) as error:
                     raise ValueError(f"{notebook}, {grade_id}: {error}") from None
-                verdicts[grade_id] = self._judge(calls, folder) if calls else None
-            if verdicts[grade_id] is not None:
-                self._apply(cell, info["student"], notebook, grade_id, *verdicts[grade_id])
+                verdicts[grade_id] = calls, calls and self._judge(
+                    calls, folder, key and (key, info["student"]))
+            calls, outcome = verdicts[grade_id]
+            if outcome:
+                self._apply(cell, info["student"], notebook, grade_id, outcome,
+                            lambda calls=calls: self._judge(calls, folder, None))
         return nb, resources
 
     @staticmethod
@@ -120,25 +144,40 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             return {cell.name: cell.source for cell in model.source_cells
                     if cell.name in graded and cell.cell_type == "code"}
 
-    def _judge(self, calls: list[tuple[str, list[str]]], folder: Path) -> tuple[bool, str]:
-        """(passed, report) of a cell's calls, run in order; the first failure decides."""
-        reports = []
+    def _judge(self, calls: Calls, folder: Path,
+               drawn_for: tuple[bytes, str] | None) -> Outcome:
+        """A cell's calls, run in order, as one Outcome; the first failure decides. On the
+        cases of the student drawn_for (key, student id) names, or the cell's when None."""
+        outcomes = []
         for name, arguments in calls:
-            if name in self._budget.hung_checks:
-                return False, self._budget.hung_checks[name]
-            try:
-                passed, report = registry.outside(name)(arguments, folder, self._open_box)
-            except SystemExit:  # argparse refused the arguments the instructor wrote
-                raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
-            if not passed and DID_NOT_FINISH in report:
-                self._budget.on_the_clock = True
-                self._budget.hung_checks[name] = f"{report} (not run again)"
-                report_event(LimitHit(notebook=self._notebook, limit="endless_loop",
-                                      detail=f"{name}: {report.splitlines()[0]}"))
-            if not passed:
-                return False, report
-            reports.append(report)
-        return True, "\n".join(reports)
+            outcome = self._run(name, arguments, folder,
+                                drawn_for and student_rng(*drawn_for, name, arguments))
+            outcomes.append(outcome)
+            if not outcome.passed:
+                break
+        return Outcome(passed=outcomes[-1].passed,
+                       report="\n".join(outcome.report for outcome in outcomes),
+                       cases=tuple(case for outcome in outcomes for case in outcome.cases),
+                       shown="; ".join(outcome.shown for outcome in outcomes if outcome.shown),
+                       seed=outcomes[0].seed)
+
+    def _run(self, name: str, arguments: list[str], folder: Path,
+             rng: np.random.Generator | None) -> Outcome:
+        """One check call, within the student's budget: a check whose child ran out of time
+        before for this student fails at once with the same reason, not run again."""
+        if name in self._budget.hung_checks:
+            said = self._budget.hung_checks[name]
+            return Outcome(passed=False, report=f"FAILED: {said}", cases=(), shown=said)
+        try:
+            outcome = registry.outcome(name)(arguments, folder, self._open_box, rng)
+        except SystemExit:  # argparse refused the arguments the instructor wrote
+            raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
+        if not outcome.passed and DID_NOT_FINISH in outcome.report:
+            self._budget.on_the_clock = True
+            self._budget.hung_checks[name] = f"{outcome.shown} (not run again)"
+            report_event(LimitHit(notebook=self._notebook, limit="endless_loop",
+                                  detail=f"{name}: {outcome.report.splitlines()[0]}"))
+        return outcome
 
     @contextmanager
     def _open_box(self) -> Iterator[Sandbox]:
@@ -150,10 +189,16 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
                 box.student_environment = self._budget.environment()
             yield box
 
-    def _apply(self, cell, student: str, notebook: str, grade_id: str, passed: bool,
-               report: str) -> None:
-        """Add the grader's verdict to the cell's outputs; report a patched check."""
-        if passed:
+    def _apply(self, cell, student: str, notebook: str, grade_id: str, outcome: Outcome,
+               on_cells_cases: Callable[[], Outcome]) -> None:
+        """Add the grader's verdict to the cell's outputs and its record to the cell's
+        metadata; report a patched check (on_cells_cases: the grader's run on the cases the
+        cell names, the kernel's)."""
+        cell.metadata.setdefault(RECORD[0], {})[RECORD[1]] = {
+            "passed": outcome.passed, "cases": list(outcome.cases), "seed": outcome.seed,
+            "shown": outcome.shown}
+        report = outcome.report
+        if outcome.passed:
             # The grader's pass does not undo the notebook's own failure (say, its process
             # budget spent by the student's code): say so, or the feedback reads as a pass.
             if any(output.output_type == "error" for output in cell.outputs):
@@ -161,7 +206,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
                                                        text=f"{PREFIX}{report}\n"))
             return
-        if ran_clean(cell):
+        if ran_clean(cell) and not on_cells_cases().passed:
             detail = ("the check passed in the notebook but failed when the grader ran it: "
                       + report.splitlines()[0])
             self.log.warning("PATCHED CHECK: %s, %s, %s: %s", student, notebook, grade_id,

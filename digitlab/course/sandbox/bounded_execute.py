@@ -3,6 +3,8 @@
 nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
 * starts every kernel through digitlab.course.sandbox.sandbox.LimitedKernelManager (CPU, memory,
   processes, files, network, unprivileged user);
+* lets the kernel's user read the notebook's folder, whatever the grader's umask
+  (sandbox.open_to_kernel), and fails the student's grading when it cannot;
 * gives each notebook a wall-time budget, kernel start included, and, once the student's
   code has timed out, the student's whole budget (budget.py);
 * names the answer a timed-out cell was stuck in (its traceback's innermost answer-cell
@@ -32,9 +34,14 @@ from traitlets import Instance, default
 
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import LimitHit, report_event
-from digitlab.course.sandbox.budget import RETRY_SECONDS, budget_of
+from digitlab.course.sandbox.budget import RETRY_SECONDS, StudentBudget, budget_of
 from digitlab.course.sandbox.limits import GradingLimits, size_words
-from digitlab.course.sandbox.sandbox import LimitedKernelManager, describe
+from digitlab.course.sandbox.sandbox import (
+    LimitedKernelManager,
+    describe,
+    machine,
+    open_to_kernel,
+)
 from digitlab.student import StudentCodeError, answer_source, code_digest
 
 ERROR_NAME = "GradingLimitError"
@@ -72,6 +79,7 @@ class LimitedExecute(Execute):
 
     limits = Instance(GradingLimits)
     _announced = False  # the protections line, logged once per autograde (process)
+    _budget: StudentBudget | None = None  # the graded student's, set by preprocess
 
     @default("limits")
     def _limits_default(self) -> GradingLimits:
@@ -88,7 +96,8 @@ class LimitedExecute(Execute):
             LimitedExecute._announced = True
             self.log.info(describe(self.limits))
         self._notebook = f"{(resources or {}).get('unique_key', 'notebook')}.ipynb"
-        self._folder = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        folder = (resources or {}).get("metadata", {}).get("path")
+        self._folder = Path(folder or ".")
         info = (resources or {}).get("nbgrader", {})
         self._budget = budget_of(info.get("student", ""), self.limits.student_wall_seconds)
         self._budget.begin(self._notebook, self._notebooks(info))
@@ -103,6 +112,10 @@ class LimitedExecute(Execute):
         self._truncated = False
         self._started: set[int] = set()
         self._manager = None
+        if folder and self.limits.enabled and machine().root:
+            # Outside the try below: a kernel that cannot read the submission must fail the
+            # student's grading, not score 0 in every cell.
+            open_to_kernel(self._folder)
         try:
             nb, resources = super().preprocess(nb, resources, km)
         except Exception as error:  # noqa: BLE001 - any failure must fail cells, not the student
@@ -144,7 +157,8 @@ class LimitedExecute(Execute):
         # what the kernel did.
         self._manager = super().create_kernel_manager()
         self._manager.limits = self.limits
-        self._manager.student_environment = self._budget.environment()
+        if self._budget is not None:
+            self._manager.student_environment = self._budget.environment()
         return self._manager
 
     def _hit(self, limit: str, reason: str) -> None:
