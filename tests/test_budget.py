@@ -18,7 +18,15 @@ from notebook_factory import answer, reference_answer, write_notebook
 
 from digitlab.course.checks import backward_check
 from digitlab.course.checks.box import PlainBox
-from digitlab.course.sandbox.budget import RESERVE_SECONDS, StudentBudget, budget_of
+from digitlab.course.sandbox.budget import (
+    LEAST_SECONDS,
+    SLOWEST_FACTOR,
+    STARTED_VARIABLE,
+    StudentBudget,
+    budget_of,
+    started_environment,
+)
+from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.student import (
     HUNG_CODE_VARIABLE,
     NOTEBOOK_01,
@@ -28,24 +36,74 @@ from digitlab.student import (
     load_student_linear,
 )
 
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "grading-budget.md"
 ENDLESS = answer("while True:\n    pass\n")
 CASES = backward_check.make_cases([(3, 2)], [2], seed=0)
 
 
-def test_once_on_the_clock_a_notebook_leaves_the_reserve_of_those_after_it():
-    budget = StudentBudget(150, time.monotonic() + 150)
-    notebooks = {f"0{n}.ipynb" for n in range(1, 6)}
-    budget.begin("01.ipynb", notebooks)
-    assert budget.deadline_now() == math.inf  # no code of the student has timed out yet
-    budget.on_the_clock = True
-    assert budget.deadline_now() == budget.deadline - 4 * RESERVE_SECONDS
-    for name in ("02.ipynb", "03.ipynb", "04.ipynb", "05.ipynb"):
-        budget.begin(name, notebooks)
-    assert budget.deadline_now() == budget.deadline
+class Clock:
+    """A clock that moves only when told: the budget's arithmetic, exactly."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def started(seconds_ago: float, clock: Clock, seconds: float = 150) -> StudentBudget:
+    """A budget of `seconds` begun `seconds_ago` on `clock`, in the first of five notebooks."""
+    budget = StudentBudget(seconds, clock.now - seconds_ago, clock=clock)
+    budget.begin(NOTEBOOKS[0], set(NOTEBOOKS))
+    return budget
+
+
+NOTEBOOKS = [f"0{n}.ipynb" for n in range(1, 6)]
+
+
+def test_on_a_quiet_host_a_cell_keeps_its_own_timeout():
+    """8 s into notebook 01: each of the five notebooks is reserved 8 s, and one retry 10 s;
+    what is left, 150 - 8 - 50 = 92 s, is more than a cell's own 60 s."""
+    budget = started(8, Clock())
+    assert budget.allowance() == 92
+    assert budget.timeout(60) == 60
+
+
+def test_on_a_loaded_host_the_wait_shrinks_to_the_least():
+    """25 s into notebook 01, whose kernel took 5 s to start: the notebooks still to come
+    are reserved more than is left, so code may run for the least: 3 x 5 s."""
+    budget = started(25, Clock())
+    budget.ended(5)
+    assert budget.least() == SLOWEST_FACTOR * 5 == 15
+    assert budget.timeout(60) == 15
+
+
+def test_the_least_is_never_below_least_seconds():
+    budget = started(0, Clock())
+    budget.ended(0.5)
+    assert budget.least() == LEAST_SECONDS
+
+
+def test_waiting_is_not_counted_as_the_cost_of_a_notebook():
+    """70 s in, 60 of them waited on a hung cell, notebook 02 begins: notebook 01 cost 10 s,
+    and the four notebooks left (02 included) and a retry are reserved 50 s."""
+    clock = Clock()
+    budget = started(70, clock)
+    budget.waited_for(60)
+    budget.begin(NOTEBOOKS[1], set(NOTEBOOKS))
+    assert budget.notebook_seconds() == 10
+    assert budget.allowance() == 150 - 70 - (10 + 4 * 10)
+    clock.now += 2  # notebook 02 runs: less is left, and it counts as notebook 01's cost
+    assert budget.allowance() == 150 - 72 - (10 + 4 * 12)
+
+
+def test_without_a_student_nothing_is_cut():
+    assert budget_of(None, 150).timeout(60) == 60
+    assert budget_of("", 150).allowance() == math.inf
 
 
 def test_hung_code_is_remembered_once_and_passed_on():
-    budget = StudentBudget(150, time.monotonic() + 150)
+    budget = StudentBudget(150, time.monotonic())
     assert budget.environment() == {}
     assert budget.remember_hung("abc", "it looped")
     assert not budget.remember_hung("abc", "it looped again")
@@ -56,7 +114,17 @@ def test_a_students_budget_starts_once_per_process():
     first = budget_of("test_budget-student", 150)
     time.sleep(0.01)
     assert budget_of("test_budget-student", 150) is first
-    assert first.deadline - time.monotonic() < 150
+    assert first.started < time.monotonic()
+
+
+def test_the_clock_starts_when_digitlab_grade_started_the_autograde(monkeypatch):
+    """The grader's start, told in the environment, counts: for that student only."""
+    told = started_environment("test_budget-told")
+    told[STARTED_VARIABLE] = told[STARTED_VARIABLE].replace(
+        str(json.loads(told[STARTED_VARIABLE])["at"]), str(time.time() - 20))
+    monkeypatch.setenv(STARTED_VARIABLE, told[STARTED_VARIABLE])
+    assert 19 < time.monotonic() - budget_of("test_budget-told", 150).started < 25
+    assert time.monotonic() - budget_of("test_budget-other", 150).started < 5
 
 
 def test_the_seam_refuses_code_that_hung_before_with_the_same_reason(tmp_path, monkeypatch):
@@ -104,3 +172,11 @@ def test_no_child_starts_once_the_budget_is_spent(tmp_path):
     assert results is None
     assert reason == "your Linear was not run: the grading time for this student is spent."
     assert not (tmp_path / "box" / "results.npz").exists()
+
+
+def test_the_page_quotes_the_budgets_settings():
+    page = " ".join(PAGE.read_text().split())
+    assert (f"`GradingLimits.student_wall_seconds`, {GradingLimits().student_wall_seconds} s "
+            "by default") in page
+    assert f"{SLOWEST_FACTOR} times the slowest step that ended by itself" in page
+    assert f"and at least {LEAST_SECONDS} s" in page

@@ -16,9 +16,9 @@ process:
 - the cases are the student's own (student_cases: drawn from the key at cases_key and the
   student id), not the ones the cell names, which are all the kernel's run can know;
 - every child runs within the student's grading budget (digitlab.course.sandbox.budget):
-  it must end by the budget's deadline, code that hung before is not run again (the child's
-  seam fails at once, with the same reason), and a check whose child ran out of time fails
-  at once when called again, reported as an endless loop.
+  its timeout is cut to the budget's allowance, code that hung before is not run again (the
+  child's seam fails at once, with the same reason), and a check whose child ran out of
+  time fails at once when called again, reported as an endless loop.
 
 A cell passes only if the kernel's run and the grader's run both pass. When the grader's
 fails, an error output that says so goes first in the cell's outputs, so nbgrader scores
@@ -36,6 +36,7 @@ name and the seed of the first call, the words a student may read), for the feed
 from __future__ import annotations
 
 import ast
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,15 +169,19 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         if name in self._budget.hung_checks:
             said = self._budget.hung_checks[name]
             return Outcome(passed=False, report=f"FAILED: {said}", cases=(), shown=said)
+        begun = time.monotonic()
         try:
             outcome = registry.outcome(name)(arguments, folder, self._open_box, rng)
         except SystemExit:  # argparse refused the arguments the instructor wrote
             raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
-        if not outcome.passed and DID_NOT_FINISH in outcome.report:
-            self._budget.on_the_clock = True
-            self._budget.hung_checks[name] = f"{outcome.shown} (not run again)"
-            report_event(LimitHit(notebook=self._notebook, limit="endless_loop",
-                                  detail=f"{name}: {outcome.report.splitlines()[0]}"))
+        seconds = time.monotonic() - begun
+        if outcome.passed or DID_NOT_FINISH not in outcome.report:
+            self._budget.ended(seconds)
+            return outcome
+        self._budget.waited_for(seconds)
+        self._budget.hung_checks[name] = f"{outcome.shown} (not run again)"
+        report_event(LimitHit(notebook=self._notebook, limit="endless_loop",
+                              detail=f"{name}: {outcome.report.splitlines()[0]}"))
         return outcome
 
     @contextmanager
@@ -185,7 +190,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         GradingLimits (c.GradingLimits in nbgrader_config.py), within the student's budget."""
         with sandbox(self._limits) as box:
             if self._limits.enabled:
-                box.deadline = self._budget.deadline_now()
+                box.deadline = time.monotonic() + self._budget.allowance()
                 box.student_environment = self._budget.environment()
             yield box
 

@@ -53,6 +53,7 @@ from digitlab.course.grading import gradebook
 from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import EVENTS_VARIABLE, GradingRecord, read_events
+from digitlab.course.sandbox.budget import started_environment
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits
 from digitlab.course.sandbox.sandbox import check_ready
 
@@ -238,7 +239,7 @@ def grade_student(layout: CourseLayout, assignment: str, student: str,
             with slots.hold() as slot:
                 error = _autograde(layout, assignment, student, log, timeout, processes,
                                    {**environment, EVENTS_VARIABLE: str(events),
-                                    SLOT_VARIABLE: str(slot)},
+                                    SLOT_VARIABLE: str(slot), **started_environment(student)},
                                    [f"--CourseDirectory.submitted_directory="
                                     f"{layout.staging_step(assignment)}", *arguments])
     finally:

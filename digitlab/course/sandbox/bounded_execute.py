@@ -5,12 +5,12 @@ nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preproce
   processes, files, network, unprivileged user);
 * lets the kernel's user read the notebook's folder, whatever the grader's umask
   (sandbox.open_to_kernel), and fails the student's grading when it cannot;
-* gives each notebook a wall-time budget, kernel start included, and, once the student's
-  code has timed out, the student's whole budget (budget.py);
+* gives each notebook a wall-time budget, kernel start included;
+* cuts each cell's timeout to the student's budget (budget.py: the allowance);
 * names the answer a timed-out cell was stuck in (its traceback's innermost answer-cell
   frame), reports it as an endless loop, and remembers it so that later kernels and checks
-  do not run it again; later cells of the same kernel get budget.RETRY_SECONDS, and a second
-  hang in the same code stops the notebook;
+  do not run it again; later cells of the same kernel get the budget's least(), and a
+  second hang in the same code stops the notebook and kills its kernel;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
 * turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
   code cell get `GradingLimitError: <reason>; cell not run`, so their tests score 0 and the
@@ -20,6 +20,7 @@ Each limit hit is logged as `GRADING LIMIT: ...` and reported with records.repor
 
 from __future__ import annotations
 
+import math
 import queue
 import re
 import signal
@@ -34,7 +35,7 @@ from traitlets import Instance, default
 
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import LimitHit, report_event
-from digitlab.course.sandbox.budget import RETRY_SECONDS, StudentBudget, budget_of
+from digitlab.course.sandbox.budget import StudentBudget, budget_of
 from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.sandbox import (
     LimitedKernelManager,
@@ -101,11 +102,11 @@ class LimitedExecute(Execute):
         info = (resources or {}).get("nbgrader", {})
         self._budget = budget_of(info.get("student", ""), self.limits.student_wall_seconds)
         self._budget.begin(self._notebook, self._notebooks(info))
-        self._own_wall = time.monotonic() + self.limits.notebook_wall_seconds
+        self._begun = time.monotonic()
+        self._deadline = self._begun + self.limits.notebook_wall_seconds
         self._hung_here: str | None = None  # why student code hung in this kernel
         if self.limits.enabled:  # the kernel's start counts against the notebook's wall time
-            self.startup_timeout = min(self.startup_timeout,
-                                       max(1, int(self._deadline() - time.monotonic())))
+            self.startup_timeout = min(self.startup_timeout, self.limits.notebook_wall_seconds)
         self._stopped: str | None = None  # why the remaining cells are not run
         self._hits: set[str] = set()
         self._kept_bytes = 0
@@ -132,16 +133,6 @@ class LimitedExecute(Execute):
                                    f"{self.limits.processes} processes and threads at once; "
                                    f"{sandbox.refused_forks} were refused")
         return nb, resources
-
-    def _deadline(self) -> float:
-        """When this notebook must end: its own wall time, or the student's budget."""
-        return min(self._own_wall, self._budget.deadline_now())
-
-    def _wall_reason(self) -> str:
-        if self._budget.deadline_now() < self._own_wall:
-            return (f"the student's grading used its {self.limits.student_wall_seconds} s "
-                    "budget (what is left is kept for the notebooks after this one)")
-        return f"the notebook used its {self.limits.notebook_wall_seconds} s of wall time"
 
     def _notebooks(self, info: dict) -> set[str]:
         """The names of the student's notebooks to grade. From the submitted (or staged)
@@ -177,18 +168,21 @@ class LimitedExecute(Execute):
         """Once the notebook's wall time is spent, stop it and kill its kernel now: a kernel
         that ignored the timeout's interrupt would only make the clean-up wait."""
         if (self.limits.enabled and self._stopped is None
-                and time.monotonic() >= self._deadline()):
-            self._stop("wall", self._wall_reason())
+                and time.monotonic() >= self._deadline):
+            self._stop("wall", f"the notebook used its {self.limits.notebook_wall_seconds} s "
+                               "of wall time")
             await ensure_async(self.km.shutdown_kernel(now=True))
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
         if not self.limits.enabled:
             return timeout
-        remaining = max(1, int(self._deadline() - time.monotonic()))
         if self._hung_here is not None:
-            remaining = min(remaining, RETRY_SECONDS)
-        self._cell_timeout = remaining if timeout is None else min(timeout, remaining)
+            least = self._budget.least()
+            timeout = least if timeout is None else min(timeout, least)
+        allowed = self._budget.timeout(math.inf if timeout is None else timeout)
+        # The notebook's own wall time is never stretched by the budget's least wait.
+        self._cell_timeout = max(1, int(min(self._deadline - time.monotonic(), allowed)))
         return self._cell_timeout
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
@@ -201,6 +195,9 @@ class LimitedExecute(Execute):
             cell.outputs = [_error(f"{self._stopped}; cell not run")]
             self._started.add(cell_index)
             return cell
+        begun = time.monotonic()
+        if not self._started:  # the kernel's start: the first step that shows the host's speed
+            self._budget.ended(begun - self._begun)
         self._started.add(cell_index)
         self._idle_seen = False
         try:
@@ -210,8 +207,11 @@ class LimitedExecute(Execute):
             cell.outputs.append(_error(self._stopped))
             return cell
         timed_out = any(output.get("ename") == "CellTimeoutError" for output in cell.outputs)
-        if timed_out and self.limits.enabled:
-            self._hung(cell)
+        if not timed_out:
+            self._budget.ended(time.monotonic() - begun)
+        elif self.limits.enabled:
+            self._budget.waited_for(time.monotonic() - begun)
+            await self._hung(cell)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
         if self.limits.enabled and _output_overflowed_memory(cell):
@@ -244,9 +244,10 @@ class LimitedExecute(Execute):
                              match["function"] or f"line {match['seam_line']}")
         return found
 
-    def _hung(self, cell) -> None:
+    async def _hung(self, cell) -> None:
         """A cell timed out: name the answer code it was stuck in, remember it for the
-        student's later kernels and checks, and stop the notebook if it hung here before."""
+        student's later kernels and checks, and stop the notebook if it hung here before
+        (its kernel killed now: it may be looping still, and would hold up the clean-up)."""
         stuck = self._stuck_in(cell)
         if stuck is None:
             return
@@ -257,7 +258,6 @@ class LimitedExecute(Execute):
             return
         reason = (f"{where} in the answer cell {grade_id} of {notebook} was still running "
                   f"after {self._cell_timeout} s")
-        self._budget.on_the_clock = True
         if self._budget.remember_hung(code_digest(source), reason):
             self._hit("endless_loop", reason)
             cell.outputs.append(_error(reason))
@@ -265,6 +265,7 @@ class LimitedExecute(Execute):
             self._stop("endless_loop", f"{self._budget.hung[code_digest(source)]}, and hung "
                                        "again here; the rest of the notebook is not run")
             cell.outputs.append(_error(self._stopped))
+            await ensure_async(self.km.shutdown_kernel(now=True))
             return
         self._hung_here = self._budget.hung[code_digest(source)]
 

@@ -47,9 +47,10 @@ class GradingLimits(Configurable):
         "uses no CPU.")).tag(config=True)
     student_wall_seconds = Int(150, help=(
         "Wall time of one student's whole grading: every notebook, kernel starts, cells, and "
-        "the grader's outside checks (digitlab.course.sandbox.budget). A notebook that "
-        "hangs leaves 15 s for each notebook after it, and code that ran out of time once "
-        "is not run again. A correct submission needs 10-15 s.")).tag(config=True)
+        "the grader's outside checks (digitlab.course.sandbox.budget). It bounds only the "
+        "waiting for code that does not end: each cell and check may run for what is left "
+        "less the measured cost of the notebooks still to run, and code that ran out of "
+        "time once is not run again. A correct submission needs 10-15 s.")).tag(config=True)
     memory_bytes = Int(3 * GiB, help=(
         "Memory of the kernel and all its children together (a cgroup's memory limit). "
         "Past it the kernel is killed (the cgroup's OOM killer sends SIGKILL). "
