@@ -60,15 +60,17 @@ c.Autograde.exclude_overwriting = {"digit-lab": [SOLUTION_OUTPUT]}
 # Autograde's sanitizing steps: nbgrader 0.9.6's own list, with DeduplicateIds replaced. Its
 # version stops the whole autograde of a student who copied a test cell
 # (digitlab/course/grading/deduplicate.py); this one drops the copies' grading metadata instead.
+# ClearOutput keeps the panel runs a student recorded aside (digitlab/course/grading/panel_runs.py);
+# RestorePanelRuns below puts them back, so formgrader and the feedback show them.
 c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
+    "digitlab.course.grading.panel_runs.ClearOutputKeepingPanelRuns",
     "digitlab.course.grading.deduplicate.DeduplicateGradeIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Autograde's steps: nbgrader 0.9.6's own list (nbgrader/converters/autograde.py), with two
+# Autograde's steps: nbgrader 0.9.6's own list (nbgrader/converters/autograde.py), with three
 # changes. LimitedExecute replaces Execute: it runs every kernel inside the GradingLimits
 # below. VerifyOutsideKernel is added right after it: the grader judges the hidden checks
 # again, outside the student's kernel, before the notebook is scored
@@ -77,14 +79,35 @@ c.Autograde.sanitize_preprocessors = [
 c.Autograde.autograde_preprocessors = [
     "digitlab.course.sandbox.bounded_execute.LimitedExecute",
     "digitlab.course.checks.verify_outside.VerifyOutsideKernel",
+    "digitlab.course.grading.panel_runs.RestorePanelRuns",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "digitlab.course.grading.rubrics.ShowRubrics",
 ]
+# ShowRubrics, last, puts each written answer's rubric and model answer after it, for
+# formgrader; HideRubrics, in the feedback steps below, takes them out again
+# (digitlab/course/grading/rubrics.py).
 
 # The limits of every grading kernel are GradingLimits' defaults
 # (digitlab/course/sandbox/limits.py gives each with its reason). Set here only a limit
 # this course changes, e.g. c.GradingLimits.cpu_seconds = 60; this course changes none.
+
+# Each student's hidden cases are drawn from a keyed hash of their id: the key is this
+# file, created on the first grading (mode 600) and kept with the answer key, never released
+# (digitlab/course/checks/student_cases.py). Lose it and every student's cases change.
+c.VerifyOutsideKernel.cases_key = str(COURSE_ROOT / "keys" / "hidden-cases.key")
+
+# Feedback: nbgrader 0.9.6's own steps between two of ours. HideRubrics first drops the
+# grader's notes; HideHiddenTests last replaces each hidden block of a test cell with a line
+# of its verdict and diagnosis, and drops the code and cases its outputs could show
+# (digitlab.course.checks.hidden_feedback). The whole list, as above.
+c.GenerateFeedback.preprocessors = [
+    "digitlab.course.grading.rubrics.HideRubrics",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "digitlab.course.checks.hidden_feedback.HideHiddenTests",
+]

@@ -1,5 +1,6 @@
 """How long the learning-rate panel takes from a click on Train to the final figure, for the
-default run (784 -> 16 -> 10, 30 epochs), next to how long the training alone takes.
+default run (784 -> 16 -> 10, 30 epochs), next to how long the training alone takes, with
+numpy's default BLAS threads and with the one BLAS thread the panel trains with.
 
     .venv/bin/python benchmarks/widget_speed.py [repeats]
 
@@ -8,7 +9,9 @@ arrives; the time ends when the panel's background job has finished: the final l
 curves drawn to PNG, the run added to the history and the status line written. The first
 click is timed on its own, because it also pays matplotlib's first drawing. Then the same
 with three earlier runs selected, so the click also draws the overlay of four runs. The
-target is 2 s on 2 cores. This prints figures; it is not a test.
+target is 2 s on 2 cores. No kernel runs here, so the run is not recorded in a cell's
+output, and no browser: tests/test_browser_lab.py times the whole way in JupyterLab. This
+prints figures; it is not a test.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 import digitlab
 from digitlab import TrainingSettings
@@ -37,7 +42,7 @@ def click_seconds(panel: LearningRatePanel) -> float:
 
 
 def report(name: str, seconds: list[float]) -> None:
-    print(f"  {name:<44} best {min(seconds):5.2f} s   median {statistics.median(seconds):5.2f} s"
+    print(f"  {name:<48} best {min(seconds):5.2f} s   median {statistics.median(seconds):5.2f} s"
           f"   ({len(seconds)} runs)")
 
 
@@ -48,11 +53,14 @@ def main(repeats: int) -> None:
     # The cores may be shared: the load says how far to trust the figures.
     print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
-    training = []
-    for _ in range(repeats):
+    def training_seconds() -> float:
         start = time.perf_counter()
         digitlab.train(settings, data, linear=ReferenceLinear)
-        training.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    training = [training_seconds() for _ in range(repeats)]
+    with threadpool_limits(limits=1, user_api="blas"):
+        training_one_thread = [training_seconds() for _ in range(repeats)]
 
     # A fresh panel for each click: a panel's new run joins the overlay of the runs before it.
     first = click_seconds(LearningRatePanel(data, linear=ReferenceLinear, settings=settings))
@@ -68,7 +76,8 @@ def main(repeats: int) -> None:
         overlaid.append(click_seconds(panel))
 
     report("training alone (digitlab.train)", training)
-    print(f"  {'first click to final figure (cold)':<44} {first:5.2f} s")
+    report("training alone, one BLAS thread (as in panels)", training_one_thread)
+    print(f"  {'first click to final figure (cold)':<48} {first:5.2f} s")
     report("click to final figure", clicks)
     report("click to final figure, 3 runs overlaid", overlaid)
     print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

@@ -8,11 +8,16 @@
     digitlab worker tcp://HOST:8786 [--slots N] [--course DIR] [--db-url URL]
     digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
     digitlab integrity digit-lab [--course DIR]
+    digitlab preview digit-lab [--course DIR] [--out DIR] [--key PATH]
+    digitlab export digit-lab --format canvas|moodle|csv --roster ROSTER.csv --out FILE
+                              [--course DIR] [--db-url URL] [--no-total] [--notebooks]
+    digitlab bundle digit-lab --out DIR [--course DIR] [--wheel PATH]
 
 Thin: it parses, calls digitlab.course, and prints. Exit status 0 when the work ran (a
 student's broken submission is a result, not a failure), 1 when it could not (no key, a
 malformed key, no students in submitted/, no release or gradebook), 2 for a wrong command
-line.
+line. `export` exits 1 also when it wrote the file but someone on the roster has no
+submission or someone graded is not on the roster: it names each of them on stderr.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ from collections import Counter
 from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key
-from digitlab.course.checks.score_submission import KEY_VARIABLE
+from digitlab.course.assignment import bundle, preview
+from digitlab.course.checks.score_submission import KEY_VARIABLE, instructor_key
 from digitlab.course.competition import kaggle_split, leaderboard
 from digitlab.course.grading import cluster, grade, gradebook, integrity
 from digitlab.course.grading.summary import ProgressBar, summary
 from digitlab.course.layout import CourseLayout
-from digitlab.course.report import class_report
+from digitlab.course.report import class_report, lms
 from digitlab.course.tables import write_table
 
 
@@ -145,12 +151,46 @@ def _parser() -> argparse.ArgumentParser:
                         "path as where `digitlab grade` runs (default: the current folder)")
     worker.add_argument("--db-url", help=db_url_help)
     worker.set_defaults(run=_worker)
+
+    export = commands.add_parser(
+        "export", help="write the gradebook's scores as a file Canvas or Moodle imports",
+        description="Match the gradebook's students to the roster (a CSV: a column "
+                    "nbgrader_id beside the LMS's identity columns, e.g. Canvas's gradebook "
+                    "export) and write the LMS's grade import CSV. Everyone on the roster "
+                    "without a submission, and everyone graded who is not on the roster, is "
+                    "named on stderr, and the exit status is then 1.")
+    export.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    export.add_argument("--format", required=True, choices=lms.FORMATS, dest="lms",
+                        help="canvas: its gradebook import CSV; moodle: its CSV grade "
+                             "import; csv: nbgrader_id, the roster's columns, the grades")
+    export.add_argument("--roster", required=True, help="the roster CSV")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument("--course", default=".", help=course_help)
+    export.add_argument("--db-url", help=db_url_help)
+    export.add_argument("--no-total", dest="total", action="store_false",
+                        help="leave out the total column (named after the assignment)")
+    export.add_argument("--notebooks", action="store_true",
+                        help="add a column per notebook (ASSIGNMENT: NOTEBOOK)")
+    export.set_defaults(run=_export)
+
+    student_bundle = commands.add_parser(
+        "bundle", help="write the zip a student without a hub installs the lab from",
+        description="Write OUT/ASSIGNMENT-student.zip: the release folder, the digitlab wheel "
+                    "and a README with the student's two commands.")
+    student_bundle.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
+    student_bundle.add_argument("--out", required=True, help="the folder for the zip")
+    student_bundle.add_argument("--course", default=".", help=course_help)
+    student_bundle.add_argument("--wheel", help="the digitlab wheel to put in (default: "
+                                "built with pip wheel from the installed project)")
+    student_bundle.set_defaults(run=_bundle)
+
+    preview.register(commands)
     return parser
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
     layout = CourseLayout(args.course)
-    key = Path(args.key or os.environ.get(KEY_VARIABLE) or layout.answer_key(args.assignment))
+    key = instructor_key(layout.answer_key(args.assignment), args.key)
     try:
         truth = read_answer_key(key)
     except SubmissionError as error:
@@ -308,6 +348,31 @@ def _worker(args: argparse.Namespace) -> int:
     # `kill` ends the worker and, through SystemExit, its autogrades.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     cluster.serve(args.scheduler, course, db_url, max(1, args.slots), name)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        result = lms.export_grades(args.course, args.assignment,
+                                   gradebook.resolve_db_url(args.course, args.db_url),
+                                   args.roster, args.lms, args.out, args.total, args.notebooks)
+    except (ValueError, gradebook.GradebookError) as error:  # RosterError is a ValueError
+        print(error)
+        return 1
+    print(f"Wrote {args.out}: {result.students} students of the roster, "
+          f"{result.students - len(result.no_submission)} with grades.")
+    for line in result.unmatched:
+        print(line, file=sys.stderr)
+    return 1 if result.unmatched else 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    try:
+        path = bundle.write_bundle(args.course, args.assignment, args.out, args.wheel)
+    except bundle.BundleError as error:
+        print(error)
+        return 1
+    print(f"Wrote {path}: give it to the students; its README.md says what to run.")
     return 0
 
 

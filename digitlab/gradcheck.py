@@ -381,9 +381,16 @@ def _contract_problems(probe, parameters, analytic, x, upstream) -> list[str]:
 
 
 def doubled(first, second) -> bool:
-    """True when `second` is twice a nonzero `first`: a gradient added to itself."""
-    return (first is not None and second is not None and np.shape(first) == np.shape(second)
-            and bool(np.any(first)) and np.allclose(second, 2 * first))
+    """True when `second` is twice a nonzero `first`: a gradient added to itself.
+
+    Compared entry by entry with plain arithmetic rather than np.allclose, which a student's
+    notebook may have replaced: a replaced np.allclose must not make every gradient look
+    accumulated (the grader's outside run still judges such a notebook)."""
+    if first is None or second is None or np.shape(first) != np.shape(second):
+        return False
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    tolerance = 1e-8 + 1e-5 * np.abs(2 * first)
+    return bool(np.any(first)) and bool(np.all(np.abs(second - 2 * first) <= tolerance))
 
 
 def _suspects(probe, upstream) -> dict[str, dict[str, np.ndarray]]:

@@ -64,6 +64,18 @@ def solution_lines(notebook: Path, marker: str = "SOLUTION") -> list[str]:
     return lines
 
 
+def leaked_lines(text: str, marker: str) -> list[str]:
+    """The code lines between BEGIN and END `marker` (SOLUTION, HIDDEN TESTS) of any source
+    notebook that appear in text (spaces ignored), and the marker itself if it does: what
+    must never reach a student."""
+    lines = [line for notebook in SOURCE.glob("*.ipynb")
+             for line in solution_lines(notebook, marker)]
+    assert len(lines) >= 8  # backward's three lines and more: the search looks for something
+    compact = text.replace(" ", "")
+    return ([line for line in lines if line.replace(" ", "") in compact]
+            + [f"BEGIN {marker}"] * (f"BEGIN {marker}" in text))
+
+
 def solved_release(course: Path) -> dict[str, nbformat.NotebookNode]:
     """The released notebooks with every answer cell filled in from the source's solutions,
     as a student who got everything right would submit them."""

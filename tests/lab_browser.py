@@ -89,13 +89,24 @@ class LabServer:
 
     def request(self, path: str, method: str = "GET") -> int:
         """HTTP status of an API call made with the token."""
-        request = urllib.request.Request(self.url + path, method=method,
-                                         headers={"Authorization": f"token {self.token}"})
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with self._open(path, method) as response:
                 return response.status
         except urllib.error.HTTPError as error:
             return error.code
+
+    def shut_down_sessions(self) -> None:
+        """End every notebook session and its kernel, as closing Lab and its kernels does."""
+        with self._open("api/sessions") as response:
+            sessions = json.load(response)
+        for session in sessions:
+            with self._open(f"api/sessions/{session['id']}", "DELETE"):
+                pass
+
+    def _open(self, path: str, method: str = "GET"):
+        request = urllib.request.Request(self.url + path, method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        return urllib.request.urlopen(request, timeout=10)
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -117,6 +128,9 @@ def lab_server(root_dir: Path, home: Path, *, widgets: bool = True) -> Iterator[
     # removes it (--LabApp.news_url=None does not).
     write_json(settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
                {"fetchNews": "false", "checkForUpdates": False})
+    # Saving is a step of a test, so no autosave may do it unseen.
+    write_json(settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings",
+               {"autosave": False})
     if not widgets:
         write_json(config / "labconfig" / "page_config.json",
                    {"disabledExtensions": {WIDGET_MANAGER: True}})
@@ -200,11 +214,16 @@ class LabPage:
     """One browser tab on a Lab server, with a numbered screenshot per step."""
 
     def __init__(self, page, server: LabServer, shots: Path):
-        self.page, self.server, self.shots = page, server, shots
+        self.server, self.shots = server, shots
         shutil.rmtree(shots, ignore_errors=True)  # a rerun must not mix in old pictures
         shots.mkdir(parents=True)
         self.steps = 0
         self.console: list[str] = []
+        self._watch(page)
+
+    def _watch(self, page) -> None:
+        """Make page this tab, its console kept in self.console."""
+        self.page = page
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
 
@@ -245,6 +264,32 @@ class LabPage:
         first_prompt = self.page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt").first
         first_prompt.filter(has_text=re.compile(r"\[(\d+|\*)\]")).wait_for()
         self.screenshot("run-all-sent")
+
+    def cell_outputs(self, cell_text: str, mime_type: str):
+        """The outputs of one MIME type (such as "image/png") of the code cell whose source
+        holds cell_text."""
+        cell = self.page.locator(".jp-CodeCell").filter(
+            has=self.page.locator(".jp-InputArea", has_text=cell_text))
+        return cell.locator(f'.jp-OutputArea-output[data-mime-type="{mime_type}"]')
+
+    def save_notebook(self) -> None:
+        """File -> Save Notebook, with unsaved changes; returns once they are saved (the
+        notebook's tab is marked dirty until then, and lab_server turns autosave off)."""
+        dirty_tab = self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty")
+        dirty_tab.wait_for()
+        self.page.locator(".lm-MenuBar-item", has_text=re.compile(r"^File$")).click()
+        self.page.get_by_role("menuitem", name=re.compile(r"^Save Notebook(?! As)")).click()
+        dirty_tab.wait_for(state="detached")
+        self.screenshot("saved")
+
+    def reopen_without_kernel(self, name: str) -> None:
+        """Close this tab, end every kernel, and open the notebook in a new tab: what it
+        shows then comes from the file alone (a new kernel starts, but runs nothing)."""
+        context = self.page.context
+        self.page.close()
+        self.server.shut_down_sessions()
+        self._watch(context.new_page())
+        self.open_notebook(name)
 
     def wait_for_all_cells(self) -> None:
         """Wait until every code cell has run; fail with the error if a cell raised."""

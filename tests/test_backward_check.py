@@ -138,7 +138,7 @@ MISTAKES = {
         self.grad_weights += self.input.T @ grad
         self.grad_bias = grad.sum(axis=0, keepdims=True)
         return grad @ self.weights.T
-        """, {"all"}, "grad_weights doubled when backward ran twice"),
+        """, {"weights", "all"}, "grad_weights doubled when backward ran twice"),
     "release stub": (None, set(QUANTITIES),
                      "backward is not implemented yet"),
 }

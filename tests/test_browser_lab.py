@@ -2,8 +2,12 @@
 
 The test opens a copy of the source notebooks in JupyterLab, runs all cells from the Run
 menu, sets the step size through the slider's editable readout, clicks Train, and checks
-that the learning curves, a new run-history entry and the run's settings line appear.
-Screenshots of every step go to test-artifacts/browser/<test name>/.
+that the learning curves, a new run-history entry and the run's settings line appear. The
+run must also be recorded as ordinary output of the panel's cell: after a save, the notebook
+file holds the run's settings line and, as a PNG, the very figure the panel showed; reopened
+without its kernel, the notebook shows both. The times from the click to the first figure,
+the final figure and the recorded run go to timing.txt beside the screenshots of every
+step, in test-artifacts/browser/<test name>/.
 
 The negative control runs the same steps with the ipywidgets manager disabled: the panel
 then shows as plain text, and the step that finds the panel must fail. It proves that the
@@ -12,6 +16,7 @@ real test cannot pass without live widgets.
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -35,12 +40,14 @@ pytestmark = pytest.mark.browser
 SOURCE = REPO / "notebooks" / "digit-lab"
 NOTEBOOK = "02-learning-rate.ipynb"
 PANEL = ".digitlab-learning-rate-panel"
+PANEL_CELL_ID = "panel-02"  # the source notebook's cell that shows the panel
+PANEL_CELL_SOURCE = "LearningRatePanel(data"  # text in that cell, to find it when reopened
 # Not the default (0.01), so the settings line proves the value reached the kernel; typed
 # exactly as the readout should show it.
 STEP_SIZE = "0.05"
 PERCENTAGE = re.compile(r"\d+(\.\d+)?\s*%")
-# Widgets without their manager: Lab shows the text/plain repr instead of the view.
-PLAIN_TEXT_FALLBACK = re.compile(r"VBox\(|Loading widget")
+# Widgets without their manager: Lab shows the panel's text/plain stand-in instead.
+PLAIN_TEXT_FALLBACK = re.compile(r"an interactive panel|Loading widget")
 
 
 class PanelNotFound(AssertionError):
@@ -132,28 +139,41 @@ def test_learning_rate_panel_trains_in_real_jupyterlab(tmp_path):
         before = entries.count()
         old_image = page.evaluate(IMAGE_SOURCE)
 
+        # Exactly our value: "step_size=0.05" alone would also match 0.0501187 (10**-1.3).
+        exact_step = re.compile(rf"{re.escape(STEP_SIZE)}(?!\d)")
+        settings_line = re.compile(rf"TrainingSettings\([^)]*step_size={exact_step.pattern}")
+        recorded_text = lab.cell_outputs(PANEL_CELL_SOURCE, "text/plain").filter(
+            has_text=settings_line)
+        recorded_image = lab.cell_outputs(PANEL_CELL_SOURCE, "image/png").locator("img")
+        expect(recorded_image).to_have_count(0)  # nothing recorded before the run
+
         train.scroll_into_view_if_needed()
         started = time.monotonic()
         train.click()
         # A new figure: an <img> whose source differs from any shown before the click, and
-        # that has really loaded (a broken image has natural width 0).
+        # that has really loaded (a broken image has natural width 0). The first may be live.
         page.wait_for_function(f"old => ({IMAGE_SOURCE})() !== old", arg=old_image)
-        image_seconds = time.monotonic() - started
-        lab.screenshot("first-figure")
-        expect(entries).to_have_count(before + 1)
-        timing = (f"Train click to learning-curve image: {image_seconds:.2f} s; "
-                  f"to finished run: {time.monotonic() - started:.2f} s")
-        print(timing)
-        (lab.shots / "timing.txt").write_text(timing + "\n")
+        first_seconds = time.monotonic() - started
+        # The final figure: the status says the run finished only after its last picture.
+        page.wait_for_function(FINAL_FIGURE, arg=old_image)
+        final_seconds = time.monotonic() - started
+        timing = lab.shots / "timing.txt"
+        timing.write_text(f"Train click to first learning-curve image: {first_seconds:.2f} s; "
+                          f"to final figure: {final_seconds:.2f} s\n")
+        recorded_image.wait_for(timeout=30_000)
+        with timing.open("a") as file:
+            file.write("Train click to the run recorded in the cell's output: "
+                       f"{time.monotonic() - started:.2f} s\n")
+        print(timing.read_text())
+        lab.screenshot("final-figure")
+        final_figure = base64.b64decode(page.evaluate(IMAGE_BYTES))
 
-        # Exactly our value: "step_size=0.05" alone would also match 0.0501187 (10**-1.3).
-        exact_step = re.compile(rf"{re.escape(STEP_SIZE)}(?!\d)")
         status = panel.locator(".digitlab-status")
-        expect(status).to_contain_text("TrainingSettings(")
-        expect(status).to_contain_text(re.compile(rf"step_size={exact_step.pattern}"))
+        expect(status).to_contain_text(settings_line)
         status.scroll_into_view_if_needed()
         lab.screenshot("status")
 
+        expect(entries).to_have_count(before + 1)
         newest = entries.nth(before).inner_text()
         assert exact_step.search(newest), newest
         assert PERCENTAGE.search(newest), newest
@@ -161,11 +181,72 @@ def test_learning_rate_panel_trains_in_real_jupyterlab(tmp_path):
         panel.locator(".digitlab-history").scroll_into_view_if_needed()
         lab.screenshot("history")
 
+        # The run is also ordinary output of the panel's cell, outside the widget: its
+        # settings line and its picture, which the saved file keeps.
+        expect(recorded_text).to_have_count(1)
+        expect(recorded_image).to_have_count(1)
+        recorded_image.scroll_into_view_if_needed()
+        lab.screenshot("recorded-run")
+        lab.save_notebook()
+        outputs = saved_outputs(lab.server.root_dir / NOTEBOOK, PANEL_CELL_ID, settings_line)
+        texts = [text for text, _ in outputs if text is not None]
+        pictures = [png for _, png in outputs if png is not None]
+        assert len(texts) == 1 and PERCENTAGE.search(texts[0]), texts
+        assert pictures == [final_figure], "the saved picture is not the panel's final figure"
+
+        # Reopened without its kernel, the notebook shows the run from the file alone.
+        lab.reopen_without_kernel(NOTEBOOK)
+        reopened_text = lab.cell_outputs(PANEL_CELL_SOURCE, "text/plain").filter(
+            has_text=settings_line)
+        expect(reopened_text).to_have_count(1)
+        reopened_image = lab.cell_outputs(PANEL_CELL_SOURCE, "image/png").locator("img")
+        expect(reopened_image).to_have_count(1)
+        reopened_text.evaluate("output => output.scrollIntoView({block: 'start'})")
+        expect(reopened_image).to_be_visible()
+        assert reopened_image.evaluate("img => img.complete && img.naturalWidth") > 0
+        lab.screenshot("reopened-recorded-run")
+
+
+def saved_outputs(path: Path, cell_id: str, settings_line: re.Pattern
+                  ) -> list[tuple[str | None, bytes | None]]:
+    """The display outputs of cell_id in the notebook file that record a run: (text, None)
+    for a text that holds settings_line, (None, PNG bytes) for a picture."""
+    notebook = nbformat.read(path, as_version=4)
+    (cell,) = [cell for cell in notebook.cells if cell.get("id") == cell_id]
+    found = []
+    for output in cell.outputs:
+        if output.output_type != "display_data":
+            continue
+        if "image/png" in output.data:
+            found.append((None, base64.b64decode(output.data["image/png"])))
+        elif settings_line.search(output.data.get("text/plain", "")):
+            found.append((output.data["text/plain"], None))
+    return found
+
 
 # The loaded figure's source, or null: the panel's Image widget carries the class itself.
 IMAGE_SOURCE = f"""() => {{
     const img = document.querySelector('{PANEL} :is(img.digitlab-plot, .digitlab-plot img)');
     return img && img.complete && img.naturalWidth > 0 ? img.src : null;
+}}"""
+# True once the status says the run finished and a new figure has loaded: the panel writes
+# the status after the final figure, and the browser gets them in that order.
+FINAL_FIGURE = f"""old => {{
+    const status = document.querySelector('{PANEL} .digitlab-status');
+    const source = ({IMAGE_SOURCE})();
+    return /Finished/.test(status.textContent) && source !== null && source !== old;
+}}"""
+
+
+# The shown figure's PNG file, base64-encoded, as the kernel sent it.
+IMAGE_BYTES = f"""async () => {{
+    const img = document.querySelector('{PANEL} :is(img.digitlab-plot, .digitlab-plot img)');
+    const blob = await (await fetch(img.src)).blob();
+    return await new Promise(done => {{
+        const reader = new FileReader();
+        reader.onload = () => done(reader.result.split(",")[1]);
+        reader.readAsDataURL(blob);
+    }});
 }}"""
 
 

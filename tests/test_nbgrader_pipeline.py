@@ -150,7 +150,7 @@ def test_feedback_and_export(course, class_submissions):
         pages = sorted(path.name for path in folder.glob("*.html"))
         assert pages == [name.replace(".ipynb", ".html") for name in NOTEBOOKS]
         text = "".join(path.read_text() for path in folder.iterdir())
-        # Hidden tests are shown in feedback by design; the key and its location never are.
+        # Neither the key nor its location ever reaches the feedback.
         assert "digit-lab.csv" not in text and str(course / "keys") not in text
         assert not (folder / "keys").exists()
     assert tree_digest(course / "submitted") == class_submissions

@@ -1,6 +1,7 @@
 """Every number that the lab's prose cites, recomputed from the code that produces it.
 
-The prose is the markdown of the source notebooks (model answers included) and README.md.
+The prose is the markdown of the source notebooks (model answers included) and the lab's
+documentation page, docs/lab.md.
 Each row of QUOTES names a file, a phrase of it with "{}" where each number goes, and a
 function that recomputes the numbers, formatted as the text prints them. The row passes
 when the phrase, filled in, appears in the file. So the tolerance is the printed precision:
@@ -42,7 +43,7 @@ NB02 = "notebooks/digit-lab/02-learning-rate.ipynb"
 NB03 = "notebooks/digit-lab/03-vanishing-gradients.ipynb"
 NB04 = "notebooks/digit-lab/04-randomness.ipynb"
 NB05 = "notebooks/digit-lab/05-competition.ipynb"
-README = "README.md"
+LAB_PAGE = "docs/lab.md"
 
 DEFAULT = TrainingSettings()
 SIGMOID_5 = DEFAULT.replace(num_layers=5, activation="sigmoid")
@@ -245,7 +246,7 @@ class Quote:
 
 
 QUOTES = [
-    # Notebooks 02 and 03, README
+    # Notebooks 02 and 03, docs/lab.md
     Quote(NB02, "a step of 0.5 still ends near 90% ({})", lambda: final(step(0.5))),
     Quote(NB02, "a step of 0.8 ends at chance ({})", lambda: final(step(0.8))),
     Quote(NB02, "accuracy climbs to about {} by epoch 10",
@@ -340,30 +341,31 @@ QUOTES = [
           lambda: (final(run(RELU_5)), about_percent(run(SIGMOID_5).final_validation_accuracy,
                                                      10))),
 
-    Quote(README, "the default network reaches {} validation accuracy", lambda: final(step(0.01))),
-    Quote(README, "step 0.0001 only {} (still rising)", lambda: final(step(0.0001))),
-    Quote(README, "step 0.7 jumps by up to {} points between epochs yet ends at {} with {} of "
+    Quote(LAB_PAGE, "the default network reaches {} validation accuracy",
+          lambda: final(step(0.01))),
+    Quote(LAB_PAGE, "step 0.0001 only {} (still rising)", lambda: final(step(0.0001))),
+    Quote(LAB_PAGE, "step 0.7 jumps by up to {} points between epochs yet ends at {} with {} of "
           "its 16 ReLUs dead",
           lambda: (largest_jump(step(0.7)), final(step(0.7)), str(dead_count(step(0.7), -1)))),
-    Quote(README, "steps 5 and 10 collapse to chance ({}) in the first epoch, with {} and {} of "
+    Quote(LAB_PAGE, "steps 5 and 10 collapse to chance ({}) in the first epoch, with {} and {} of "
           "16 ReLUs dead",
           lambda: (final(step(5)), str(dead_count(step(5), 1)), str(dead_count(step(10), 1)))),
-    Quote(README, "the 5-layer sigmoid network stays at chance ({}) with step 0.01",
+    Quote(LAB_PAGE, "the 5-layer sigmoid network stays at chance ({}) with step 0.01",
           lambda: final(run(SIGMOID_5))),
-    Quote(README, "with step 0.1 it leaves the plateau only after about {} epochs ({} after 100)",
+    Quote(LAB_PAGE, "with step 0.1 it leaves the plateau only after about {} epochs ({} after 100)",
           lambda: (str(plateau_left(run(SIGMOID_5_STEP_01.replace(max_epochs=100)))),
                    final(run(SIGMOID_5_STEP_01.replace(max_epochs=100))))),
-    Quote(README, "its first layer's RMS gradient per weight is about {} of its last's",
+    Quote(LAB_PAGE, "its first layer's RMS gradient per weight is about {} of its last's",
           lambda: first_layer_fraction(run(SIGMOID_5))),
-    Quote(README, "while the 5-layer ReLU network reaches {}", lambda: final(run(RELU_5))),
-    Quote(README, "five seeds of the defaults give {} to {} (mean {}, 95% interval {} to {})",
+    Quote(LAB_PAGE, "while the 5-layer ReLU network reaches {}", lambda: final(run(RELU_5))),
+    Quote(LAB_PAGE, "five seeds of the defaults give {} to {} (mean {}, 95% interval {} to {})",
           lambda: (percent(min(default_seeds())), percent(max(default_seeds())),
                    *(percent(value) for value in summary(default_seeds())[::2]),
                    percent(summary(default_seeds())[3]))),
-    Quote(README, "step 0.02 beats the default by {} points (paired interval {} to {} points,",
+    Quote(LAB_PAGE, "step 0.02 beats the default by {} points (paired interval {} to {} points,",
           lambda: (points(paired(STEP_002).mean), as_points(paired(STEP_002).low),
                    as_points(paired(STEP_002).high))),
-    Quote(README, "reaches {} on validation and {} on the key",
+    Quote(LAB_PAGE, "reaches {} on validation and {} on the key",
           lambda: (percent(accuracy(tuning_steps()[-1])), competition_score())),
     # Notebooks 04 and 05
 

@@ -109,12 +109,13 @@ def test_totals_are_the_gradebooks(graded_course, written):
 
 def test_the_bias_test_is_failed_by_the_students_with_the_bias_bug(written):
     cells = {row["grade_id"]: row for row in written["cells"]}
-    # perfect and tamper pass; buggy and absent average the bias; blank raises
-    # NotImplementedError; corrupt was never graded.
+    # perfect and tamper pass; buggy and absent average the bias; blank's stub is named by
+    # the public test (a PublicTestFailure, so a failure, not an error); corrupt was never
+    # graded.
     assert {key: cells["test-bias-gradient"][key] for key in
             ("passed", "failed", "errored", "ungraded", "fail_rate")} == {
-        "passed": "2", "failed": "2", "errored": "1", "ungraded": "1", "fail_rate": "0.600"}
-    assert cells["test-bias-gradient"]["top_error"] == "AssertionError: grad_bias is wrong."
+        "passed": "2", "failed": "3", "errored": "0", "ungraded": "1", "fail_rate": "0.600"}
+    assert cells["test-bias-gradient"]["top_error"] == "PublicTestFailure: grad_bias is wrong."
     rates = [float(row["fail_rate"]) for row in written["cells"]]
     assert rates == sorted(rates, reverse=True)
     assert cells["test-summary-interval"]["top_error"] == f"ValueError: {MARKUP}"

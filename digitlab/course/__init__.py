@@ -9,14 +9,17 @@
                   outside run, and the one registry of checks
     sandbox/      the grading kernels' limits, the sandbox and its launcher, the process tree
     grading/      the class's autograde, the gradebook, the integrity scan, the summary shown
-    report/       the class report (CSV tables, HTML page)
+    report/       the class report (CSV tables, HTML page), the grades out to the LMS
     competition/  the leaderboard, its figure, the Kaggle split
+    assignment/   the assignment outside grading: the instructor's preview of the source
+                  notebooks, and the student bundle (release, wheel, README, zipped)
 
 The wings import one way, downwards:
 
     report -> grading -> sandbox -> records -> layout
               checks  -> sandbox
     competition, report -> tables, layout (the root)
+    assignment -> checks (the answer key's variable), layout
 
 checks and grading never import each other: autograde reaches the checks' and the sandbox's
 nbgrader steps by the dotted names in nbgrader_config.py. Nothing imports report,

@@ -27,6 +27,9 @@ class SingleRunPanel(Panel):
     are overlaid in one figure; a new run is added to the selection.
     """
 
+    # The overlay shows earlier runs too; each is in the record of its own run.
+    not_recorded = frozenset({"overlay"})
+
     def __init__(self, data: DigitData, *, linear: type, settings: TrainingSettings,
                  fields: list[str], title: str, runs: Sequence[History] = ()):
         super().__init__(data, linear=linear, settings=settings, fields=fields, title=title)

@@ -28,7 +28,8 @@ import digitlab
 from digitlab.course.checks.box import HiddenCheck, whole_numbers
 from digitlab.course.checks.registry import module_name
 from digitlab.course.checks.run_backward import RECORDED
-from digitlab.gradcheck import check_layer
+from digitlab.course.checks.student_cases import new_seed, vary
+from digitlab.gradcheck import accumulation_problem, check_layer, doubled
 from digitlab.student import NOTEBOOK_01
 
 QUANTITIES = {  # what each --quantity judges, and the report lines that judge it
@@ -39,6 +40,9 @@ QUANTITIES = {  # what each --quantity judges, and the report lines that judge i
     "unchanged": (),
     "all": ("input gradient", "grad_weights", "grad_bias"),
 }
+# The quantities whose gradient a second backward on the same batch must not add to ("all"
+# has that among the checker's contract problems; "shapes" looks at shapes only).
+ACCUMULATING = {"weights": "grad_weights", "bias": "grad_bias"}
 CHILD_SECONDS = 60  # far more than any correct backward needs on these small cases
 
 
@@ -92,7 +96,14 @@ def judge(case: dict, recorded: dict, quantity: str, seed: int) -> list[str]:
         wrong = np.isinf(line.relative_error) if quantity == "shapes" else not line.passed
         if wrong:
             problems.append(f"{line.name}: {line.diagnosis}")
-    return problems + (report.problems if quantity == "all" else [])
+    if quantity == "all":
+        return problems + report.problems
+    # A gradient that accumulates is right on the first call and doubled on the second:
+    # the quantity it belongs to fails too, in the checker's words.
+    name = ACCUMULATING.get(quantity)
+    if name and doubled(recorded.get(f"first_{name}"), recorded.get(f"second_{name}")):
+        problems.append(accumulation_problem(name))
+    return problems
 
 
 def _pairs(text: str) -> list[tuple[int, int]]:
@@ -102,6 +113,22 @@ def _pairs(text: str) -> list[tuple[int, int]]:
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=_pairs, required=True, help="e.g. 13x7,9x9")
     parser.add_argument("--batch-sizes", type=whole_numbers, required=True)
+
+
+def personalize(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """One student's cases near the cell's: each layer's sizes varied (a size of 1 kept, a
+    square layer kept square, a non-square one kept non-square, so a transposed gradient
+    still shows in its shape), each batch size varied (a batch of 1 kept), a new seed."""
+    layers = []
+    for in_dim, out_dim in args.layers:
+        varied_in = vary(rng, in_dim, kept_up_to=1)
+        varied_out = varied_in if in_dim == out_dim else vary(rng, out_dim, kept_up_to=1)
+        if in_dim != out_dim and varied_in == varied_out:
+            varied_out += 1
+        layers.append((varied_in, varied_out))
+    args.layers = layers
+    args.batch_sizes = [vary(rng, size, kept_up_to=1) for size in args.batch_sizes]
+    args.seed = new_seed(rng)
 
 
 def _label(case: dict) -> str:
@@ -115,9 +142,9 @@ CHECK = HiddenCheck(
     quantities=tuple(QUANTITIES), cases_name="cases", add_options=_options,
     draw=lambda args: make_cases(args.layers, args.batch_sizes, args.seed),
     judge=lambda args, case, recorded: judge(case, recorded, args.quantity, args.seed),
-    label=_label, seconds=CHILD_SECONDS)
-# The grader's run (verify_outside, through the registry) and the in-kernel command line.
-outside, main = CHECK.outside, CHECK.main
+    label=_label, seconds=CHILD_SECONDS, personalize=personalize)
+# The grader's runs (verify_outside, through the registry) and the in-kernel command line.
+outside, outcome, main = CHECK.outside, CHECK.outcome, CHECK.main
 
 
 if __name__ == "__main__":

@@ -29,7 +29,13 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from digitlab.course.checks.registry import Outcome
+
 T = TypeVar("T")
+# The files the grader writes for the child, readable whatever the grader's umask: in a
+# sandbox the child runs as a grading user, and the box's folder (theirs, 0700) keeps
+# everyone else out. Under umask 007 the child could not read them and every check failed.
+CHILD_READS = 0o644
 
 
 class Box(Protocol):
@@ -81,10 +87,12 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
         try:
             if notebook.is_file():  # if not, the child's loader says that it is not here
                 shutil.copyfile(notebook, folder / notebook.name)
+                (folder / notebook.name).chmod(CHILD_READS)
         except OSError as error:
             return None, f"{notebook.name} could not be read ({error.strerror})."
         inputs_path, results_path = folder / "inputs.npz", folder / "results.npz"
         np.savez(inputs_path, **inputs)
+        inputs_path.chmod(CHILD_READS)
         try:
             child = subprocess.run(
                 box.command([sys.executable, "-I", "-m", module, notebook.name,
@@ -156,6 +164,8 @@ class HiddenCheck:
     judge: Callable[[argparse.Namespace, dict, dict], list[str]]
     label: Callable[[dict], str]  # how the report names a case, e.g. "13->7, batch 6"
     seconds: float  # the default --seconds: how long the student's code may run
+    # personalize(args, rng): args' cases varied by rng, one student's own (student_cases)
+    personalize: Callable[[argparse.Namespace, np.random.Generator], None]
     result_names: tuple[str, ...] | None = None  # the results read back; None: all
 
     def parser(self) -> argparse.ArgumentParser:
@@ -179,27 +189,47 @@ class HiddenCheck:
                          lambda path: read_results(path, len(cases), self.result_names),
                          subject=self.subject, seconds=seconds, open_box=open_box)
 
+    def judged(self, args: argparse.Namespace, notebook: str | Path,
+               open_box: OpenBox = plain_box) -> Outcome:
+        """The check that `args` describe, on the code in `notebook`, as an Outcome."""
+        cases = self.draw(args)
+        labels = tuple(self.label(case) for case in cases)
+        results, reason = self.run_student(notebook, cases, args.seconds, open_box)
+        if results is None:
+            return Outcome(False, f"FAILED: {reason}", labels, reason, args.seed)
+        problems = [(label, problem) for label, case, result in zip(labels, cases, results,
+                                                                      strict=True)
+                    for problem in self.judge(args, case, result)]
+        if not problems:
+            return Outcome(True, "PASSED", labels, "", args.seed)
+        report = "\n".join([f"FAILED: {args.quantity} is wrong on the hidden {self.cases_name}:",
+                            *(f"  {label}: {problem}" for label, problem in problems)])
+        # Each problem once, without the case it was found on.
+        return Outcome(False, report, labels, "; ".join(dict.fromkeys(
+            problem for _, problem in problems)), args.seed)
+
     def verdict(self, args: argparse.Namespace, notebook: str | Path,
                 open_box: OpenBox = plain_box) -> tuple[bool, str]:
         """(passed, report) of the check that `args` describe, on the code in `notebook`."""
-        cases = self.draw(args)
-        results, reason = self.run_student(notebook, cases, args.seconds, open_box)
-        if results is None:
-            return False, f"FAILED: {reason}"
-        failures = [f"  {self.label(case)}: {problem}"
-                    for case, result in zip(cases, results, strict=True)
-                    for problem in self.judge(args, case, result)]
-        if failures:
-            return False, "\n".join([f"FAILED: {args.quantity} is wrong on the hidden "
-                                      f"{self.cases_name}:", *failures])
-        return True, "PASSED"
+        judged = self.judged(args, notebook, open_box)
+        return judged.passed, judged.report
+
+    def outcome(self, arguments: list[str], folder: Path, open_box: OpenBox = plain_box,
+                rng: np.random.Generator | None = None) -> Outcome:
+        """The grader's run on `arguments` as the test cell wrote them, with the student's
+        notebook taken from folder (the submitted one); on the cases rng varies them to
+        (one student's own, student_cases) when rng is given."""
+        args = self.parser().parse_args(arguments)
+        if rng is not None:
+            self.personalize(args, rng)
+        return self.judged(args, folder / Path(args.notebook).name, open_box)
 
     def outside(self, arguments: list[str], folder: Path,
                 open_box: OpenBox = plain_box) -> tuple[bool, str]:
         """The grader's run: (passed, report) on `arguments` as the test cell wrote them,
         with the student's notebook taken from folder (the submitted one)."""
-        args = self.parser().parse_args(arguments)
-        return self.verdict(args, folder / Path(args.notebook).name, open_box)
+        judged = self.outcome(arguments, folder, open_box)
+        return judged.passed, judged.report
 
     def main(self, argv: list[str] | None = None) -> int:
         """The command line, as the notebook's check() runs it: print the report; exit

@@ -6,7 +6,7 @@ prints `accuracy 0.912000` and exits 0; with --at-least, prints `Competition acc
 91.2%` and exits 1 below the threshold (saying `Below 85%.`). A file that cannot be scored
 exits 1 listing its problems. The key's path comes from the environment variable
 DIGITLAB_ANSWER_KEY, which the course's nbgrader_config.py sets, so no path to the key
-appears in a hidden test (hidden tests are shown in the feedback).
+appears in a hidden test.
 
 When the key cannot be read here, as in a grading kernel that runs as a user without access
 to it, it exits with hidden_check.ONLY_OUTSIDE and says that the grader scores the file:
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from digitlab.competition import SubmissionError, read_answer_key, submission_accuracy
 from digitlab.course.checks.hidden_check import ONLY_OUTSIDE
+from digitlab.course.checks.registry import Outcome
 
 KEY_VARIABLE = "DIGITLAB_ANSWER_KEY"
 
@@ -42,6 +43,12 @@ def answer_key() -> Path:
         # Its problems may name the key's path, which must not reach a notebook's output.
         raise KeyUnavailable(f"{KEY_VARIABLE} names no readable answer key") from None
     return Path(key)
+
+
+def instructor_key(course_default: Path, given: str | Path | None = None) -> Path:
+    """The key an instructor's command uses: the one given, else $DIGITLAB_ANSWER_KEY, else
+    the course's default (CourseLayout.answer_key)."""
+    return Path(given or os.environ.get(KEY_VARIABLE) or course_default)
 
 
 def score(submission: Path, key: Path, at_least: float | None,
@@ -80,6 +87,15 @@ def outside(arguments: list[str], folder: Path, open_box: object = None) -> tupl
     if (folder / name).is_symlink():  # it could point at the answer key itself
         return False, f"{name} is a symbolic link; submit the file itself."
     return score(folder / name, answer_key(), args.at_least, shown_as=name)
+
+
+def outcome(arguments: list[str], folder: Path, open_box: object = None,
+            rng: object = None) -> Outcome:
+    """outside() as an Outcome. One case, the file itself, the same for every student (rng
+    is not used); the student may read its report: the accuracy, or why it cannot be scored."""
+    passed, report = outside(arguments, folder, open_box)
+    return Outcome(passed, report, (Path(parser().parse_args(arguments).submission).name,),
+                   report)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 from digitlab.course.checks.box import HiddenCheck, whole_numbers
 from digitlab.course.checks.registry import module_name
 from digitlab.course.checks.run_summary import NOTEBOOK_04
+from digitlab.course.checks.student_cases import new_seed, vary
 from digitlab.stats import t_critical_95
 
 QUANTITIES = ("mean-std", "interval")
@@ -83,6 +84,13 @@ def _options(parser: argparse.ArgumentParser) -> None:
                         help="how many accuracies in each list, e.g. 2,7,40")
 
 
+def personalize(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """One student's lists near the cell's: each size varied (2, the fewest with a sample
+    standard deviation, kept), a new seed."""
+    args.sizes = [vary(rng, size, kept_up_to=2) for size in args.sizes]
+    args.seed = new_seed(rng)
+
+
 CHECK = HiddenCheck(
     prog=module_name("summary_check"), description=__doc__.splitlines()[0],
     child=f"{__package__}.run_summary", subject="your summarize_accuracies",
@@ -90,9 +98,9 @@ CHECK = HiddenCheck(
     draw=lambda args: [{"accuracies": values} for values in draw_lists(args.sizes, args.seed)],
     judge=lambda args, case, result: judge(case["accuracies"], result, args.quantity),
     label=lambda case: f"{len(case['accuracies'])} accuracies", seconds=CHILD_SECONDS,
-    result_names=("summary", "error"))
-# The grader's run (verify_outside, through the registry) and the in-kernel command line.
-outside, main = CHECK.outside, CHECK.main
+    result_names=("summary", "error"), personalize=personalize)
+# The grader's runs (verify_outside, through the registry) and the in-kernel command line.
+outside, outcome, main = CHECK.outside, CHECK.outcome, CHECK.main
 
 
 if __name__ == "__main__":

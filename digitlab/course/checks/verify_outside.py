@@ -12,33 +12,48 @@ process:
   sandbox under the course's GradingLimits (digitlab.course.sandbox.sandbox: as a grading user,
   without network, like the kernel), never in the grader's process;
 - score_submission scores the submission.csv the student submitted, in the course's
-  submitted folder, never the autograded copy that the kernel could overwrite.
+  submitted folder, never the autograded copy that the kernel could overwrite;
+- the cases are the student's own (student_cases: drawn from the key at cases_key and the
+  student id), not the ones the cell names, which are all the kernel's run can know.
 
 A cell passes only if the kernel's run and the grader's run both pass. When the grader's
 fails, an error output that says so goes first in the cell's outputs, so nbgrader scores
 the cell 0 (it stops at the first output that is an error or a number). When the kernel's
 run passed and the grader's failed, the student's code changed the check in the kernel:
-that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading event.
+that "patched check" is logged (PATCHED CHECK: ...) and reported as a grading event. As
+the two runs judge different cases, the grader first repeats its run on the cell's own
+cases: only when those fail too did the kernel's pass come from a changed check.
+
+Each judged cell keeps what the grader found in its metadata (RECORD: passed, the cases by
+name and the seed of the first call, the words a student may read), for the feedback
+(hidden_feedback) and for anyone comparing two gradings of a student.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
 
 from digitlab.course.checks import registry
 from digitlab.course.checks.hidden_check import NOT_CHECKED_HERE
+from digitlab.course.checks.registry import Outcome
+from digitlab.course.checks.student_cases import load_key, student_rng
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import PatchedCheck, report_event
 from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.course.sandbox.sandbox import Sandbox, sandbox
 
 PREFIX = "Checked by the grader outside your notebook: "
+# Where a judged cell keeps the grader's findings: cell.metadata[RECORD[0]][RECORD[1]].
+RECORD = ("digitlab", "hidden_checks")
+Calls = list[tuple[str, list[str]]]
 
 
 def check_calls(source: str) -> list[tuple[str, list[str]]]:
@@ -79,12 +94,18 @@ def ran_clean(cell: nbformat.NotebookNode) -> bool:
 class VerifyOutsideKernel(NbGraderPreprocessor):
     """Run each test cell's hidden checks from the grader and fail the cell if they fail."""
 
+    cases_key = Unicode(
+        "", help="The file of the key that draws each student's hidden cases (created, mode "
+                 "600, if absent; student_cases). Empty: every student is judged on the "
+                 "cases the cells name.").tag(config=True)
+
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         # The configured submitted folder (perhaps a staged copy), not the autograded one.
         folder = CourseLayout.in_step(self.config).submitted(info["student"],
                                                               info["assignment"])
         notebook = f"{info['notebook']}.ipynb"
+        key = load_key(self.cases_key) if self.cases_key else None
         sources = self._test_sources(info)
         verdicts = {}
         for cell in nb.cells:
@@ -96,9 +117,12 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
                     calls = check_calls(sources[grade_id])
                 except (SyntaxError, ValueError) as error:
                     raise ValueError(f"{notebook}, {grade_id}: {error}") from None
-                verdicts[grade_id] = self._judge(calls, folder) if calls else None
-            if verdicts[grade_id] is not None:
-                self._apply(cell, info["student"], notebook, grade_id, *verdicts[grade_id])
+                verdicts[grade_id] = calls, calls and self._judge(
+                    calls, folder, key and (key, info["student"]))
+            calls, outcome = verdicts[grade_id]
+            if outcome:
+                self._apply(cell, info["student"], notebook, grade_id, outcome,
+                            lambda calls=calls: self._judge(calls, folder, None))
         return nb, resources
 
     @staticmethod
@@ -110,28 +134,41 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             return {cell.name: cell.source for cell in model.source_cells
                     if cell.name in graded and cell.cell_type == "code"}
 
-    def _judge(self, calls: list[tuple[str, list[str]]], folder: Path) -> tuple[bool, str]:
-        """(passed, report) of a cell's calls, run in order; the first failure decides."""
-        reports = []
+    def _judge(self, calls: Calls, folder: Path,
+               drawn_for: tuple[bytes, str] | None) -> Outcome:
+        """A cell's calls, run in order, as one Outcome; the first failure decides. On the
+        cases of the student drawn_for (key, student id) names, or the cell's when None."""
+        outcomes = []
         for name, arguments in calls:
+            rng = drawn_for and student_rng(*drawn_for, name, arguments)
             try:
-                passed, report = registry.outside(name)(arguments, folder, self._open_box)
+                outcome = registry.outcome(name)(arguments, folder, self._open_box, rng)
             except SystemExit:  # argparse refused the arguments the instructor wrote
                 raise ValueError(f"check({name!r}, ...): bad arguments {arguments}") from None
-            if not passed:
-                return False, report
-            reports.append(report)
-        return True, "\n".join(reports)
+            outcomes.append(outcome)
+            if not outcome.passed:
+                break
+        return Outcome(passed=outcomes[-1].passed,
+                       report="\n".join(outcome.report for outcome in outcomes),
+                       cases=tuple(case for outcome in outcomes for case in outcome.cases),
+                       shown="; ".join(outcome.shown for outcome in outcomes if outcome.shown),
+                       seed=outcomes[0].seed)
 
     def _open_box(self) -> AbstractContextManager[Sandbox]:
         """The box for the child that runs the student's code: a sandbox under the course's
         GradingLimits (c.GradingLimits in nbgrader_config.py)."""
         return sandbox(GradingLimits(parent=self))
 
-    def _apply(self, cell, student: str, notebook: str, grade_id: str, passed: bool,
-               report: str) -> None:
-        """Add the grader's verdict to the cell's outputs; report a patched check."""
-        if passed:
+    def _apply(self, cell, student: str, notebook: str, grade_id: str, outcome: Outcome,
+               on_cells_cases: Callable[[], Outcome]) -> None:
+        """Add the grader's verdict to the cell's outputs and its record to the cell's
+        metadata; report a patched check (on_cells_cases: the grader's run on the cases the
+        cell names, the kernel's)."""
+        cell.metadata.setdefault(RECORD[0], {})[RECORD[1]] = {
+            "passed": outcome.passed, "cases": list(outcome.cases), "seed": outcome.seed,
+            "shown": outcome.shown}
+        report = outcome.report
+        if outcome.passed:
             # The grader's pass does not undo the notebook's own failure (say, its process
             # budget spent by the student's code): say so, or the feedback reads as a pass.
             if any(output.output_type == "error" for output in cell.outputs):
@@ -139,7 +176,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
                                                        text=f"{PREFIX}{report}\n"))
             return
-        if ran_clean(cell):
+        if ran_clean(cell) and not on_cells_cases().passed:
             detail = ("the check passed in the notebook but failed when the grader ran it: "
                       + report.splitlines()[0])
             self.log.warning("PATCHED CHECK: %s, %s, %s: %s", student, notebook, grade_id,

@@ -26,6 +26,7 @@ from digitlab.course.layout import CourseLayout
 from digitlab.course.records import GradingRecord, read_records
 from digitlab.course.tables import write_table
 from digitlab.student import NOTEBOOK_01
+from digitlab.testing import PublicTestFailure
 
 # The kinds of finding the report adds to the integrity scan's (integrity.KINDS).
 REPORT_KINDS = {
@@ -286,7 +287,9 @@ def _outcome(auto_score, max_score, output: tuple[str, str] | None) -> str:
         return "ungraded"
     if auto_score >= max_score:
         return "passed"
-    return "failed" if output[0] in ("", "AssertionError") else "errored"
+    # A public test's own failure (digitlab.testing) is an assertion that failed too.
+    failed = ("", AssertionError.__name__, PublicTestFailure.__name__)
+    return "failed" if output[0] in failed else "errored"
 
 
 def _cell_outcomes(grades: dict, outputs: dict) -> list[CellOutcome]:
@@ -308,7 +311,8 @@ def _cell_outcomes(grades: dict, outputs: dict) -> list[CellOutcome]:
 def _first_error_line(text: str) -> str:
     """The line that says why the cell failed: the error's, else the output's last line."""
     lines = [line for line in text.splitlines() if line.strip()]
-    raised = [line for line in lines if re.match(r"^\w+(Error|Exception|Interrupt)\b", line)]
+    raised = [line for line in lines
+              if re.match(r"^\w+(Error|Exception|Interrupt|Failure)\b", line)]
     return (raised or lines or [""])[-1][:200]
 
 

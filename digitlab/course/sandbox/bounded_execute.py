@@ -3,6 +3,8 @@
 nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
 * starts every kernel through digitlab.course.sandbox.sandbox.LimitedKernelManager (CPU, memory,
   processes, files, network, unprivileged user);
+* lets the kernel's user read the notebook's folder, whatever the grader's umask
+  (sandbox.open_to_kernel), and fails the student's grading when it cannot;
 * gives each notebook a wall-time budget, kernel start included;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
 * turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
@@ -16,6 +18,7 @@ from __future__ import annotations
 import queue
 import signal
 import time
+from pathlib import Path
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
@@ -25,7 +28,12 @@ from traitlets import Instance, default
 
 from digitlab.course.records import LimitHit, report_event
 from digitlab.course.sandbox.limits import GradingLimits, size_words
-from digitlab.course.sandbox.sandbox import LimitedKernelManager, describe
+from digitlab.course.sandbox.sandbox import (
+    LimitedKernelManager,
+    describe,
+    machine,
+    open_to_kernel,
+)
 
 ERROR_NAME = "GradingLimitError"
 
@@ -78,6 +86,11 @@ class LimitedExecute(Execute):
         self._truncated = False
         self._started: set[int] = set()
         self._manager = None
+        folder = (resources or {}).get("metadata", {}).get("path")
+        if folder and self.limits.enabled and machine().root:
+            # Outside the try below: a kernel that cannot read the submission must fail the
+            # student's grading, not score 0 in every cell.
+            open_to_kernel(Path(folder))
         try:
             nb, resources = super().preprocess(nb, resources, km)
         except Exception as error:  # noqa: BLE001 - any failure must fail cells, not the student

@@ -234,6 +234,36 @@ def _claim_user(limits: GradingLimits) -> tuple[pwd.struct_passwd, IO[str]]:
     return first, lock
 
 
+# What a grading user, who is neither the owner nor in the group of the grader's files, needs:
+# to list and enter a folder, and to read a file.
+OTHERS_FOLDER, OTHERS_FILE = stat.S_IROTH | stat.S_IXOTH, stat.S_IROTH
+
+
+def open_to_kernel(folder: Path) -> None:
+    """Let any grading user read `folder`, a kernel's working folder, and everything in it.
+
+    nbgrader makes autograded/<student>/<assignment>/ and writes the notebooks there with the
+    grader's umask; under umask 007 the grading user could not read its own notebook, every
+    hidden check failed and a correct submission scored 0. The folders above are left as they
+    are: the kernel is given its working folder by its parent (root), so other students'
+    folders stay out of its reach. Raises SandboxError when the access cannot be given: the
+    student must then be "not graded", never 0 points.
+    """
+    for path in [folder, *sorted(folder.rglob("*"))]:
+        info = path.lstat()
+        wanted = (OTHERS_FOLDER if stat.S_ISDIR(info.st_mode)
+                  else OTHERS_FILE if stat.S_ISREG(info.st_mode) else 0)
+        try:
+            if info.st_mode & wanted != wanted:
+                path.chmod(stat.S_IMODE(info.st_mode) | wanted)
+        except OSError as error:
+            raise SandboxError(f"The grading users cannot be allowed to read {path} "
+                               f"({error.strerror}), so its kernel could not read the "
+                               "submission: make the course folder's files changeable by "
+                               "the grader (no immutable attribute, no root-squashed NFS) "
+                               "and grade this student again.") from error
+
+
 class Sandbox:
     """One sandboxed process tree: its private folder, cgroup and launcher settings.
 
