@@ -3,10 +3,16 @@
 class of eight students (three perfect, two with the seed's bias bug, two blank, one without
 notebook 05).
 
-One test SIGKILLs a worker while it grades and checks that every student ends up graded once,
-with the scores test_grade_class knows for such submissions; the other interrupts a run with
-Ctrl+C and runs it again, checking that nobody is graded twice. Each test has its own
-gradebook server and its own workers; every server is killed with its process group.
+The module shares one course, one gradebook server, one scheduler and its two workers between
+its tests (a worker a test kills is replaced before the next test). In file order:
+- a run interrupted with Ctrl+C, then run again: the second run grades only the students the
+  first did not, and nobody twice;
+- a `--force` run during which one worker is SIGKILLed mid-grade: everyone is graded again,
+  once, with the scores test_grade_class knows for such submissions, and the lost worker's
+  students by the other worker;
+- a run whose scheduler is SIGKILLed: the command ends with status 1 and names who is graded.
+Every wait is on something observable (a record, an autograde process, a log line), never a
+fixed sleep; every server runs in a session of its own, killed with its group afterwards.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ import nbformat
 import psutil
 import pytest
 from course_builder import ASSIGNMENT, KEY, NOTEBOOKS, copy_course, nbgrader, solved_release, submit
-from lab_browser import free_port
-from postgres_server import find_bindir, postgres_server
+from lab_browser import free_port, in_ci
+from postgres_server import INSTALL, find_bindir, postgres_server
 from test_grade_class import CELLS, MAX_SCORES, _buggy_and_skipping, counts, expected_points
 
 from digitlab import cli
 from digitlab.course.grading import gradebook
+from digitlab.course.grading.cluster import finished
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import read_records
 
@@ -44,7 +51,8 @@ EXPECTED = {"perfect-1": expected_points(), "perfect-2": expected_points(),
             "missing-1": expected_points(missing=(Path(NOTEBOOKS[4]).stem,))}
 STUDENTS = sorted(EXPECTED)
 BIN = Path(sys.executable).parent
-RUN_TIMEOUT = 1800  # seconds for a whole run on two cores busy with other work
+RUN_TIMEOUT = 900  # seconds for a whole run on two cores busy with other work
+START_TIMEOUT = 120  # seconds for a server to start
 
 
 @contextlib.contextmanager
@@ -62,10 +70,12 @@ def server(arguments: list[str], log: Path, environment: dict | None = None
         process.wait()
 
 
-def wait_for(condition, what: str, timeout: float = 120):
+def wait_for(condition, what: str, timeout: float = START_TIMEOUT, log: Path | None = None):
+    """condition()'s first true value, polled every 0.2 s; the test fails after timeout."""
     deadline = time.monotonic() + timeout
     while not (found := condition()):
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        assert time.monotonic() < deadline, f"gave up waiting for {what}" + (
+            f"; {log}:\n{log.read_text()}" if log else "")
         time.sleep(0.2)
     return found
 
@@ -89,14 +99,26 @@ def class_course(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def scheduler(tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("scheduler") / "scheduler.log"
-    with server([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-dashboard"], log):
-        address = f"tcp://127.0.0.1:{port}"
-        wait_for(lambda: _answers(port), "the scheduler", timeout=60)
-        yield address
+def db_url() -> Iterator[str]:
+    """The module's own PostgreSQL server: the session's holds other tests' students."""
+    bindir = find_bindir()
+    if bindir is None:
+        message = f"PostgreSQL is not installed: {INSTALL}"
+        if in_ci():
+            pytest.fail(message + " (CI=true: .ci/run installs it)", pytrace=False)
+        pytest.skip(message)
+    with postgres_server(bindir) as url:
+        yield url
+
+
+def start_scheduler(stack: contextlib.ExitStack, folder: Path) -> tuple[str, subprocess.Popen]:
+    """A `dask scheduler` on 127.0.0.1 (stopped with the stack): (its address, process)."""
+    port, log = free_port(), folder / f"scheduler-{time.monotonic_ns()}.log"
+    process = stack.enter_context(server(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--no-dashboard"], log))
+    wait_for(lambda: _answers(port), "the scheduler", log=log)
+    return f"tcp://127.0.0.1:{port}", process
 
 
 def _answers(port: int) -> bool:
@@ -104,51 +126,67 @@ def _answers(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+class Cluster:
+    """The module's course, gradebook and scheduler, and its `digitlab worker`s (one slot
+    each), all stopped with the stack."""
+
+    def __init__(self, course: Path, db_url: str, folder: Path, stack: contextlib.ExitStack):
+        self.course, self.db_url, self.folder, self.stack = course, db_url, folder, stack
+        self.environment = {**os.environ, gradebook.DB_URL_VARIABLE: db_url}
+        self.scheduler, _ = start_scheduler(stack, folder)
+        self.workers: list[subprocess.Popen] = []
+
+    def start_worker(self, scheduler: str | None = None) -> subprocess.Popen:
+        """A worker joined to the scheduler (the module's by default)."""
+        log = self.folder / f"worker-{time.monotonic_ns()}.log"
+        process = self.stack.enter_context(server(
+            [sys.executable, "-m", "digitlab.cli", "worker", scheduler or self.scheduler,
+             "--slots", "1", "--course", str(self.course)], log, self.environment))
+        # distributed logs this once the scheduler has the worker.
+        wait_for(lambda: "Registered to:" in log.read_text() or process.poll() is not None,
+                 "the worker to join the scheduler", log=log)
+        assert process.poll() is None, f"the worker stopped:\n{log.read_text()}"
+        return process
+
+    def two_workers(self) -> list[subprocess.Popen]:
+        """The two live workers, starting one for each that a test killed."""
+        self.workers = [worker for worker in self.workers if worker.poll() is None]
+        while len(self.workers) < 2:
+            self.workers.append(self.start_worker())
+        return self.workers
+
+    def start_grading(self, *arguments: str, scheduler: str | None = None
+                      ) -> tuple[subprocess.Popen, Path]:
+        """`digitlab grade digit-lab --scheduler ...` in the background, killed at the end
+        of the module if still running; (process, its output)."""
+        output = self.folder / f"grade-{time.monotonic_ns()}.log"
+        process = self.stack.enter_context(server(
+            [sys.executable, "-m", "digitlab.cli", "grade", ASSIGNMENT, "--course",
+             str(self.course), "--scheduler", scheduler or self.scheduler, *arguments],
+            output, self.environment))
+        return process, output
+
+    def forget_grading(self) -> None:
+        """Back to a class never graded: no records, attempts, staging or autograded/ (the
+        gradebook's rows stay: autograde replaces a student's)."""
+        shutil.rmtree(CourseLayout(self.course).grading(ASSIGNMENT), ignore_errors=True)
+        shutil.rmtree(self.course / "autograded", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def module_cluster(class_course, db_url, tmp_path_factory) -> Iterator[Cluster]:
+    with contextlib.ExitStack() as stack:
+        yield Cluster(class_course, db_url, tmp_path_factory.mktemp("cluster"), stack)
+
+
 @pytest.fixture
-def cluster(class_course, scheduler, tmp_path) -> Iterator[dict]:
-    """A copy of the class, its own PostgreSQL gradebook, and two fresh one-slot workers."""
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed: apt-get install -y postgresql")
-    course = tmp_path / "course"
-    shutil.copytree(class_course, course, symlinks=True)
-    with postgres_server(bindir) as db_url, contextlib.ExitStack() as stack:
-        environment = {**os.environ, gradebook.DB_URL_VARIABLE: db_url}
-        workers = [stack.enter_context(server(
-            [sys.executable, "-m", "digitlab.cli", "worker", scheduler, "--slots", "1",
-             "--course", str(course)], tmp_path / f"worker-{index}.log", environment))
-            for index in (1, 2)]
-        for index in (1, 2):
-            wait_for(lambda index=index: "grading slots" in
-                     (tmp_path / f"worker-{index}.log").read_text(), f"worker {index}")
-        _wait_for_workers(scheduler, {_name(worker) for worker in workers})
-        yield {"course": course, "db_url": db_url, "scheduler": scheduler,
-               "workers": workers, "environment": environment, "folder": tmp_path,
-               "stack": stack}
+def cluster(module_cluster) -> Cluster:
+    module_cluster.two_workers()
+    return module_cluster
 
 
 def _name(worker: subprocess.Popen) -> str:
     return f"{socket.gethostname()}-{worker.pid}"
-
-
-def _wait_for_workers(scheduler: str, names: set[str]) -> None:
-    from distributed import Client
-
-    with Client(scheduler, timeout="20s", set_as_default=False) as client:
-        wait_for(lambda: names <= {worker["name"] for worker in
-                                   client.scheduler_info()["workers"].values()},
-                 "the workers to join the scheduler")
-
-
-def start_grading(cluster: dict, *arguments: str) -> tuple[subprocess.Popen, Path]:
-    """`digitlab grade digit-lab --scheduler ...` in the background, killed with the test's
-    workers if still running; (process, its output)."""
-    output = cluster["folder"] / f"grade-{time.monotonic_ns()}.log"
-    process = cluster["stack"].enter_context(server(
-        [sys.executable, "-m", "digitlab.cli", "grade", ASSIGNMENT, "--course",
-         str(cluster["course"]), "--scheduler", cluster["scheduler"], *arguments],
-        output, cluster["environment"]))
-    return process, output
 
 
 def attempts(course: Path) -> dict[str, list[str]]:
@@ -158,11 +196,24 @@ def attempts(course: Path) -> dict[str, list[str]]:
             for path in sorted(folder.glob("*.jsonl"))}
 
 
+def new_attempts(before: dict[str, list[str]], after: dict[str, list[str]]
+                 ) -> dict[str, list[str]]:
+    """{student: the workers that started grading them since `before`}."""
+    return {student: workers[len(before.get(student, [])):]
+            for student, workers in after.items() if len(workers) > len(before.get(student, []))}
+
+
+def done(course: Path) -> list[str]:
+    """The students whose record shows their submission graded."""
+    return sorted(finished(CourseLayout(course), ASSIGNMENT, STUDENTS))
+
+
 def assert_graded_once_with_known_scores(course: Path, db_url: str) -> None:
     records, unreadable = read_records(course, ASSIGNMENT)
     assert not unreadable
     assert {student: record.status for student, record in records.items()} == dict.fromkeys(
         STUDENTS, "graded")
+    assert done(course) == STUDENTS
     scores = gradebook.read_scores(db_url, "digitlab", ASSIGNMENT)
     for student, expected in EXPECTED.items():
         notebooks = {notebook.notebook: notebook for notebook in scores[student].notebooks}
@@ -173,43 +224,23 @@ def assert_graded_once_with_known_scores(course: Path, db_url: str) -> None:
     assert counts(db_url) == dict.fromkeys(STUDENTS, (1, cells))
 
 
-def test_a_worker_killed_mid_grade_leaves_its_students_to_the_other(cluster):
-    course, (lost, kept) = cluster["course"], cluster["workers"]
-    process, output = start_grading(cluster)
-    # Mid-grade: an autograde runs under the worker, the student on its command line.
-    victim = wait_for(lambda: _grading(lost), "the first worker to grade a student",
-                      timeout=RUN_TIMEOUT)
-    left_behind = psutil.Process(lost.pid).children(recursive=True)
-    os.kill(lost.pid, signal.SIGKILL)
-    assert process.wait(timeout=RUN_TIMEOUT) == 0, output.read_text()
-    out = output.read_text()
-    print(out)
-
-    assert_graded_once_with_known_scores(course, cluster["db_url"])
-    tried = attempts(course)
-    retried = sorted(student for student, workers in tried.items() if len(workers) > 1)
-    assert victim in retried
-    assert all(tried[student] == [_name(lost), _name(kept)] for student in retried)
-    records, _ = read_records(course, ASSIGNMENT)
-    assert all(records[student].worker == _name(kept) for student in retried)
-    # The summary says who was graded again, and why.
-    line = next(line for line in out.splitlines() if line.startswith("Graded again"))
-    assert [part.split(" (")[0] for part in line.split(": ", 1)[1].split("; ")] == retried
-    assert f"worker {_name(lost)} was lost while grading (attempt 2)" in line
-    # What the lost worker left: its autogrades and kernels, and its staged copies.
-    wait_for(lambda: not any(_alive(child) for child in left_behind),
-             "the lost worker's processes to end", timeout=30)
-    staged = CourseLayout(course, worker=_name(lost)).staging(ASSIGNMENT)
-    assert not [path for path in staged.glob("*") if path.name in retried]
+def stopped_message(out: str) -> tuple[list[str], list[str]]:
+    """(graded, not graded) as the "Grading stopped" message names them."""
+    line = next(line for line in out.splitlines() if line.startswith("Grading stopped: "))
+    graded, rest = line.split(" Graded: ", 1)[1].split(". Not graded: ", 1)
+    rest = rest.split(". Run the command again", 1)[0]
+    return ([] if graded == "nobody" else graded.split(", "),
+            [] if rest == "nobody" else rest.split(", "))
 
 
 def _grading(worker: subprocess.Popen) -> str | None:
     """The student whose autograde the worker runs now, if any."""
-    for child in psutil.Process(worker.pid).children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            command = child.cmdline()
-            if "autograde" in command and "--student" in command:
-                return command[command.index("--student") + 1]
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for child in psutil.Process(worker.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                command = child.cmdline()
+                if "autograde" in command and "--student" in command:
+                    return command[command.index("--student") + 1]
     return None
 
 
@@ -221,34 +252,99 @@ def _alive(process: psutil.Process) -> bool:
 
 
 def test_an_interrupted_run_resumes_without_grading_anyone_twice(cluster):
-    course = cluster["course"]
-    process, output = start_grading(cluster)
-    wait_for(lambda: len(read_records(course, ASSIGNMENT)[0]) >= 3, "three students graded",
-             timeout=RUN_TIMEOUT)
+    course = cluster.course
+    cluster.forget_grading()
+    process, output = cluster.start_grading()
+    wait_for(lambda: len(done(course)) >= 3, "three students graded", timeout=RUN_TIMEOUT,
+             log=output)
     process.send_signal(signal.SIGINT)  # Ctrl+C
-    assert process.wait(timeout=120) == 130
+    assert process.wait(timeout=120) == 130, output.read_text()
     out = output.read_text()
-    assert "Grading stopped (KeyboardInterrupt" in out
-    first = {student: record for student, record in read_records(course, ASSIGNMENT)[0].items()
-             if record.status == "graded"}
-    finished_line = out.split("Finished: ", 1)[1].split(". Not graded: ")
-    assert set(finished_line[0].split(", ")) <= set(first)
-    assert len(first) < len(STUDENTS), "the run finished before it was interrupted"
+    assert "Grading stopped: interrupted (Ctrl+C)." in out
+    # The command ends once the workers have stopped: its message and the records agree,
+    # and nothing of the run is left running.
+    first = done(course)
+    assert stopped_message(out) == (first, sorted(set(STUDENTS) - set(first)))
+    assert 3 <= len(first) < len(STUDENTS), "the run finished before it was interrupted"
+    assert not any(_grading(worker) for worker in cluster.workers)
+    records_before, before = read_records(course, ASSIGNMENT)[0], attempts(course)
 
-    process, output = start_grading(cluster)
+    process, output = cluster.start_grading()
     assert process.wait(timeout=RUN_TIMEOUT) == 0, output.read_text()
     out = output.read_text()
     print(out)
-    assert f"Not graded again, their submission already graded: {', '.join(sorted(first))}" \
-           in out
-    assert_graded_once_with_known_scores(course, cluster["db_url"])
+    assert f"Not graded again, their submission already graded: {', '.join(first)} " \
+           "(--force grades them again)." in out
+    assert_graded_once_with_known_scores(course, cluster.db_url)
+    records = read_records(course, ASSIGNMENT)[0]
+    assert {student: records[student] for student in first} == {
+        student: records_before[student] for student in first}
+    # Nobody graded twice: the second run started each of the others once, and none of
+    # the first run's.
+    second = new_attempts(before, attempts(course))
+    assert {student: len(workers) for student, workers in second.items()} == dict.fromkeys(
+        sorted(set(STUDENTS) - set(first)), 1)
+
+
+def test_a_worker_killed_mid_grade_leaves_its_students_to_the_other(cluster):
+    """With --force: everyone is graded again, those of the lost worker by the other."""
+    course, (lost, kept) = cluster.course, cluster.workers
+    before = attempts(course)
+    process, output = cluster.start_grading("--force")
+    # Mid-grade: an autograde runs under the worker, the student on its command line.
+    victim = wait_for(lambda: _grading(lost), "the first worker to grade a student",
+                      timeout=RUN_TIMEOUT, log=output)
+    left_behind = psutil.Process(lost.pid).children(recursive=True)
+    os.kill(lost.pid, signal.SIGKILL)
+    assert process.wait(timeout=RUN_TIMEOUT) == 0, output.read_text()
+    out = output.read_text()
+    print(out)
+    assert "Not graded again" not in out
+
+    assert_graded_once_with_known_scores(course, cluster.db_url)
+    tried = new_attempts(before, attempts(course))
+    assert sorted(tried) == STUDENTS  # --force: everyone, whatever their records said
+    retried = sorted(student for student, workers in tried.items() if len(workers) > 1)
+    assert victim in retried
+    assert all(tried[student] == [_name(lost), _name(kept)] for student in retried)
     records, _ = read_records(course, ASSIGNMENT)
-    assert {student: records[student] for student in first} == first
-    # Nobody graded twice: one start each for those graded before the interruption, and at
-    # most one finished start (the second run's) for the others.
-    tried = attempts(course)
-    assert all(len(tried[student]) == 1 for student in first)
-    assert all(len(tried[student]) <= 2 for student in STUDENTS)
+    assert all(records[student].worker == _name(kept) for student in retried)
+    # The summary says who was graded again, and why.
+    line = next(line for line in out.splitlines() if line.startswith("Graded again"))
+    assert [part.split(" (")[0] for part in line.split(": ", 1)[1].split("; ")] == retried
+    assert f"worker {_name(lost)} was lost while grading (attempt 2)" in line
+    # What the lost worker left: its autogrades and kernels, its staged copies and events.
+    wait_for(lambda: not any(_alive(child) for child in left_behind),
+             "the lost worker's processes to end", timeout=30)
+    lost_layout = CourseLayout(course, worker=_name(lost))
+    assert not [path for path in lost_layout.staging(ASSIGNMENT).glob("*")
+                if path.name in retried]
+    assert not [student for student in retried
+                if lost_layout.events_file(student, ASSIGNMENT).exists()]
+
+
+def test_a_lost_scheduler_ends_the_run_with_a_message(cluster):
+    """A scheduler of its own with one worker of the module's course and gradebook."""
+    cluster.forget_grading()
+    with contextlib.ExitStack() as stack:
+        scheduler, scheduler_process = start_scheduler(stack, cluster.folder)
+        worker = cluster.start_worker(scheduler)
+        process, output = cluster.start_grading("--student", "perfect-1", "blank-1",
+                                                scheduler=scheduler)
+        wait_for(lambda: _grading(worker), "the worker to grade a student",
+                 timeout=RUN_TIMEOUT, log=output)
+        left_behind = psutil.Process(worker.pid).children(recursive=True)
+        os.killpg(scheduler_process.pid, signal.SIGKILL)
+        assert process.wait(timeout=120) == 1, output.read_text()
+        out = output.read_text()
+        assert f"Grading stopped: the scheduler {scheduler} was lost." in out
+        graded, rest = stopped_message(out)
+        assert sorted(graded + rest) == ["blank-1", "perfect-1"]
+        assert graded == done(cluster.course)
+        # The worker, without its scheduler, closes and kills its autograde.
+        assert worker.wait(timeout=120) is not None
+        wait_for(lambda: not any(_alive(child) for child in left_behind),
+                 "the worker's autograde to end", timeout=30)
 
 
 def test_a_worker_refuses_a_host_that_cannot_grade(tmp_path, capsys, monkeypatch):

@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,6 +60,9 @@ from digitlab.course.sandbox.sandbox import check_ready
 RESOURCE = "grading-slots"
 # How long `digitlab grade` waits for the scheduler to answer before giving up.
 CONNECT_TIMEOUT = "20s"
+# How long a stopped run waits for each worker's tasks to end once their autogrades are
+# killed (they then only write a record).
+STOP_WAIT = 60.0
 
 
 class GradingStopped(Exception):
@@ -105,7 +109,17 @@ class _Host:
     nbgrader: tuple[dict, list[str]]  # gradebook.worker_settings
     slots: SlotPool
     runs: dict[str, _Processes]  # {run: its autogrades here}, so a stopped run ends them
+    active: Counter[str]  # {run: its tasks running here}, which stop_run waits for
     lock: threading.Lock
+
+    def processes(self, run: str) -> _Processes:
+        with self.lock:
+            return self.runs.setdefault(run, _Processes())
+
+    def stop_all(self) -> None:
+        with self.lock:
+            for processes in self.runs.values():
+                processes.stop()
 
 
 _HOST: _Host | None = None
@@ -155,33 +169,47 @@ def serve(scheduler: str, course: Path, db_url: str, slots: int, name: str) -> N
     """Run a Dask worker with `slots` grading slots until it is stopped (check_host first)."""
     import asyncio
 
-    from distributed import Worker
+    from distributed import Worker, WorkerPlugin
 
     global _HOST
     # Built before the worker's threads start: reading the course's config changes os.environ.
-    _HOST = _Host(CourseLayout(course, worker=name), db_url,
-                  gradebook.worker_settings(course, db_url), SlotPool(slots), {},
-                  threading.Lock())
+    host = _HOST = _Host(CourseLayout(course, worker=name), db_url,
+                         gradebook.worker_settings(course, db_url), SlotPool(slots), {},
+                         Counter(), threading.Lock())
+
+    class StopAutogradesOnClose(WorkerPlugin):
+        """A worker that loses its scheduler closes, and waits for its running tasks: kill
+        their autogrades first, or it would grade on for nobody."""
+
+        def teardown(self, worker) -> None:
+            host.stop_all()
 
     async def run() -> None:
         resources = {RESOURCE: slots, course_resource(course, db_url): slots}
         async with Worker(scheduler, name=name, nthreads=slots, resources=resources,
-                          host=None) as worker:
+                          plugins={StopAutogradesOnClose()}) as worker:
             await worker.finished()
 
     try:
         asyncio.run(run())
     finally:
-        for processes in _HOST.runs.values():
-            processes.stop()
+        host.stop_all()
 
 
-def stop_run(run: str) -> None:
-    """Kill this worker's autogrades of the run (client.run calls it on every worker)."""
-    if _HOST is not None:
-        with _HOST.lock:
-            processes = _HOST.runs.setdefault(run, _Processes())
-        processes.stop()
+async def stop_run(run: str) -> list[str]:
+    """Kill this worker's autogrades of the run and wait (at most STOP_WAIT seconds) until
+    its tasks of the run have ended, so that their records are written when the grading
+    command reports (client.run calls it on every worker). Returns the worker's name."""
+    import asyncio
+
+    host = _HOST
+    if host is None:
+        return []
+    host.processes(run).stop()
+    deadline = time.monotonic() + STOP_WAIT
+    while host.active[run] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return [str(host.layout.worker)]
 
 
 def grade_task(course: str, assignment: str, student: str, run: str, shown_url: str,
@@ -194,16 +222,24 @@ def grade_task(course: str, assignment: str, student: str, run: str, shown_url: 
     if str(layout.root) != course or gradebook.shown(host.db_url) != shown_url:
         raise RuntimeError(f"worker {layout.worker} serves {layout.root} with gradebook "
                            f"{gradebook.shown(host.db_url)}, not {course} with {shown_url}")
+    processes = host.processes(run)
+    if processes.stopped:  # the run was interrupted before this task started here
+        raise RuntimeError(f"run {run} was stopped: {student} was not graded")
     with host.lock:
-        processes = host.runs.setdefault(run, _Processes())
-    retry = _start_attempt(layout, assignment, student, run)
-    _private_folders(layout, assignment)
-    digest = submission_digest(layout, assignment, student)
-    record = grade_student(layout, assignment, student, host.nbgrader, timeout, processes,
-                           host.slots)
-    record = replace(record, submission=digest, worker=layout.worker)
-    with atomic_write(layout.record(student, assignment)) as file:
-        file.write(record.to_json())
+        host.active[run] += 1
+    try:
+        retry = _start_attempt(layout, assignment, student, run)
+        _private_folders(layout, assignment)
+        # Before grading: a submission replaced meanwhile is not taken for the graded one.
+        digest = submission_digest(layout, assignment, student)
+        record = grade_student(layout, assignment, student, host.nbgrader, timeout, processes,
+                               host.slots)
+        record = replace(record, submission=digest, worker=layout.worker)
+        with atomic_write(layout.record(student, assignment)) as file:
+            file.write(record.to_json())
+    finally:
+        with host.lock:
+            host.active[run] -= 1
     return record, retry
 
 
@@ -314,18 +350,35 @@ def _run(client, course: Path, assignment: str, url: str, course_id: str, timeou
             if progress is not None:
                 progress.update(len(results), len(names), results[-1])
     except BaseException as error:  # Ctrl+C, kill, the scheduler lost
-        client.cancel(list(futures))
-        # The scheduler may be gone: its workers then stop grading when they lose it.
-        with contextlib.suppress(Exception):
-            client.run(stop_run, run)
-        graded = sorted(result.record.student for result in results)
-        status = (130 if isinstance(error, KeyboardInterrupt)
-                  else error.code if isinstance(error, SystemExit) and isinstance(error.code, int)
-                  else 1)
-        raise GradingStopped(
-            f"Grading stopped ({type(error).__name__}: {error or 'interrupted'}). "
-            f"Finished: {', '.join(graded) or 'none'}. Not graded: "
-            f"{', '.join(sorted(set(names) - set(graded))) or 'none'}. Run the same command "
-            "again to grade the rest: finished students are not graded again.",
-            status) from error
+        raise _stopped(client, list(futures), course, assignment, names, run,
+                       error) from error
     return results, retried
+
+
+def _stopped(client, futures: list, course: Path, assignment: str, names: list[str], run: str,
+             error: BaseException) -> GradingStopped:
+    """Stop the run's tasks on the workers, wait for them to end, and say who is graded (by
+    the records) and who is not."""
+    from distributed.client import FutureCancelledError
+
+    lost = isinstance(error, FutureCancelledError) or client.status != "running"
+    if not lost:
+        with contextlib.suppress(Exception):
+            client.cancel(futures)
+            client.run(stop_run, run)
+    # Without the scheduler each worker closes and kills its autogrades itself.
+    if isinstance(error, KeyboardInterrupt):
+        why, status = "interrupted (Ctrl+C)", 130
+    elif isinstance(error, SystemExit):
+        why = "stopped by a signal"
+        status = error.code if isinstance(error.code, int) and error.code else 1
+    elif lost:
+        why, status = f"the scheduler {client.scheduler.address} was lost", 1
+    else:
+        why, status = f"{type(error).__name__}: {error}", 1
+    graded = sorted(finished(CourseLayout(course), assignment, names))
+    rest = sorted(set(names) - set(graded))
+    return GradingStopped(
+        f"Grading stopped: {why}. Graded: {', '.join(graded) or 'nobody'}. Not graded: "
+        f"{', '.join(rest) or 'nobody'}. Run the command again, without --force, to grade "
+        "only the rest.", status)
