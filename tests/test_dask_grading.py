@@ -38,10 +38,11 @@ from postgres_server import INSTALL, find_bindir, postgres_server
 from test_grade_class import CELLS, MAX_SCORES, _buggy_and_skipping, counts, expected_points
 
 from digitlab import cli
+from digitlab.atomic import atomic_write
 from digitlab.course.grading import gradebook
-from digitlab.course.grading.cluster import finished
+from digitlab.course.grading.cluster import finished, submission_digest
 from digitlab.course.layout import CourseLayout
-from digitlab.course.records import read_records
+from digitlab.course.records import GradingRecord, read_records
 
 EXPECTED = {"perfect-1": expected_points(), "perfect-2": expected_points(),
             "perfect-3": expected_points(),
@@ -359,3 +360,26 @@ def test_a_worker_refuses_a_host_that_cannot_grade(tmp_path, capsys, monkeypatch
                      "--db-url", unreachable]) == 1
     out = capsys.readouterr().out
     assert "cannot be reached from here" in out and "secret" not in out
+
+
+def test_done_means_a_graded_record_of_the_submission_as_it_is_now(tmp_path):
+    """What resume skips: a record that says "graded" with the digest of submitted/ now; a
+    failed grading, a changed file, an added file or no record is not done."""
+    layout = CourseLayout(copy_course(tmp_path / "course"))
+    layout.grading(ASSIGNMENT).mkdir(parents=True)
+    for student in ("graded", "failed", "changed", "added", "unrecorded"):
+        folder = layout.submitted(student, ASSIGNMENT)
+        (folder / "data").mkdir(parents=True)
+        (folder / "01.ipynb").write_text("{}")
+        (folder / "data" / "submission.csv").write_text("id,label\n")
+        if student != "unrecorded":
+            record = GradingRecord(student, "failed" if student == "failed" else "graded", 1.0,
+                                   submission=submission_digest(layout, ASSIGNMENT, student))
+            with atomic_write(layout.record(student, ASSIGNMENT)) as file:
+                file.write(record.to_json())
+    (layout.submitted("changed", ASSIGNMENT) / "data" / "submission.csv").write_text("id\n")
+    (layout.submitted("added", ASSIGNMENT) / "02.ipynb").write_text("{}")
+    students = ["added", "changed", "failed", "graded", "unrecorded"]
+    assert list(finished(layout, ASSIGNMENT, students)) == ["graded"]
+    assert read_records(layout.root, ASSIGNMENT)[0]["graded"].submission == submission_digest(
+        layout, ASSIGNMENT, "graded")
