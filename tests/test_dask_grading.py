@@ -292,8 +292,15 @@ def test_a_worker_killed_mid_grade_leaves_its_students_to_the_other(cluster):
     course, (lost, kept) = cluster.course, cluster.workers
     before = attempts(course)
     process, output = cluster.start_grading("--force")
+
+    def grading_the_fifth_or_later() -> str | None:
+        """The student the first worker grades once five students have been started (so
+        that the other worker, alone after the kill, has few left), if any."""
+        started = sum(map(len, new_attempts(before, attempts(course)).values()))
+        return _grading(lost) if started >= 5 else None
+
     # Mid-grade: an autograde runs under the worker, the student on its command line.
-    victim = wait_for(lambda: _grading(lost), "the first worker to grade a student",
+    victim = wait_for(grading_the_fifth_or_later, "the first worker to grade a student",
                       timeout=RUN_TIMEOUT, log=output)
     left_behind = psutil.Process(lost.pid).children(recursive=True)
     os.kill(lost.pid, signal.SIGKILL)

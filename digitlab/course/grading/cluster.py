@@ -338,12 +338,16 @@ def _run(client, course: Path, assignment: str, url: str, course_id: str, timeou
     results, retried = [], {}
     try:
         for future in as_completed(futures):
-            name = futures[future]
+            name = futures.pop(future)
             try:
                 record, why = future.result()
             except KilledWorker as error:  # it took down every worker it was given to
                 record, why = GradingRecord(name, "failed", 0.0, error=(
                     f"every worker given it was lost ({error}): see their logs")), None
+            finally:
+                # The result lives on its worker: were that worker lost later, the scheduler
+                # would run a task still held again, and grade the student twice.
+                future.release()
             if why:
                 retried[name] = why
             results.append(StudentResult(record, _score(url, course_id, assignment, record)))
