@@ -256,7 +256,8 @@ def test_an_interrupted_run_resumes_without_grading_anyone_twice(cluster):
     course = cluster.course
     cluster.forget_grading()
     process, output = cluster.start_grading()
-    wait_for(lambda: len(done(course)) >= 3, "three students graded", timeout=RUN_TIMEOUT,
+    # Two graded: each worker has just started its next student when Ctrl+C comes.
+    wait_for(lambda: len(done(course)) >= 2, "two students graded", timeout=RUN_TIMEOUT,
              log=output)
     process.send_signal(signal.SIGINT)  # Ctrl+C
     assert process.wait(timeout=120) == 130, output.read_text()
@@ -266,7 +267,7 @@ def test_an_interrupted_run_resumes_without_grading_anyone_twice(cluster):
     # and nothing of the run is left running.
     first = done(course)
     assert stopped_message(out) == (first, sorted(set(STUDENTS) - set(first)))
-    assert 3 <= len(first) < len(STUDENTS), "the run finished before it was interrupted"
+    assert 2 <= len(first) < len(STUDENTS), "the run finished before it was interrupted"
     assert not any(_grading(worker) for worker in cluster.workers)
     records_before, before = read_records(course, ASSIGNMENT)[0], attempts(course)
 
