@@ -17,6 +17,10 @@ is a line in grading/<assignment>/attempts/<student>.jsonl, so the second start 
 knows it is a retry and which worker was lost. nbgrader's autograde --force replaces a
 student's rows, so the gradebook holds each student once.
 
+A stopped run (Ctrl+C, kill) kills its autogrades on every worker and waits until their
+tasks have ended (stop_run), so that the records say who is graded when the command reports;
+a worker that loses its scheduler closes, killing its autogrades first.
+
 Resume: a student whose record says "graded" for the same submission (the digest of
 submitted/<student>/<assignment>/) is not graded again unless force is given.
 """
