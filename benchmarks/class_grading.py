@@ -11,6 +11,8 @@ student, each in the grading sandbox) and prints, for the local pool:
 - the wall time and the time per student;
 - seconds per student per core (wall x jobs / students) and students per hour per core,
   the figures that compare machines of any size;
+- the CPU seconds per student, of all its processes (nbgrader, kernels, checks): a figure
+  that other work on the machine changes less than the wall times;
 - the speed-up over the first --jobs value and the load average before and after, since
   other work on the machine slows every figure.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,6 +72,12 @@ CONVERSION = ("nbgrader/converters/base.py", "convert_notebooks")
 
 def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's finished children, and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cumulative(stats: pstats.Stats, functions: list[tuple[str, str]]) -> float:
@@ -111,7 +120,9 @@ def main() -> None:
               f"15 min) at the start: {load()}", flush=True)
         first = None
         for jobs in args.jobs:
+            cpu = children_cpu()
             result = grade_class(course, ASSIGNMENT, jobs=jobs)
+            cpu = (children_cpu() - cpu) / args.students
             failed = sum(student.record.status != "graded" for student in result.results)
             first = first or result.seconds
             per_core = result.seconds * jobs / args.students
@@ -119,6 +130,7 @@ def main() -> None:
                   f"{result.seconds / args.students:.1f} s per student, "
                   f"{per_core:.1f} s per student per core "
                   f"({3600 / per_core:.0f} students per hour per core), "
+                  f"{cpu:.1f} CPU s per student, "
                   f"speed-up {first / result.seconds:.2f}x, {failed} not graded; "
                   f"load average after: {load()}", flush=True)
         if args.breakdown:
