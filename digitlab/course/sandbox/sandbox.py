@@ -2,7 +2,7 @@
 
 A sandbox is one process tree with:
 * a private 0700 folder owned by the slot user (HOME, temporary files, the kernel's
-  connection file and ipc sockets);
+  connection file and ipc sockets, and a copy of matplotlib's font list, font_cache.py);
 * its own cgroup(s), when the machine has a writable v1 (pids + memory hierarchies) or v2
   cgroup tree: memory and process count of the whole tree. Only v1 was tried (this project's
   machines); the v2 branch follows the kernel's documentation, untested;
