@@ -1,21 +1,40 @@
-"""How long `digitlab grade` takes for a class, with 1 job and with more.
+"""How long `digitlab grade` takes for a class, and where one student's time goes.
 
-    .venv/bin/python benchmarks/class_grading.py [--students 40] [--jobs 1 2]
+    .venv/bin/python benchmarks/class_grading.py [--students 40] [--jobs 1 2] [--no-breakdown]
 
 Builds a throwaway course (the real config and notebooks), releases the assignment and
 submits a class of complete submissions: the reference solutions, every fifth with the seed's
 bias bug. Then grades the whole class once per --jobs value on the default SQLite gradebook
 (digitlab.course.grading.grade.grade_class, which runs the real `nbgrader autograde` per
-student) and prints the wall time, the time per student, the speed-up over the first value and
-the load average before and after, since other work on the machine slows every figure. The one-time
-gradebook preparation is not in the times. About 6-7 minutes for 40 students on 2 cores.
-This prints figures; it is not a test.
+student, each in the grading sandbox) and prints, for the local pool:
+
+- the wall time and the time per student;
+- seconds per student per core (wall x jobs / students) and students per hour per core,
+  the figures that compare machines of any size;
+- the CPU seconds per student, of all its processes (nbgrader, kernels, checks): a figure
+  that other work on the machine changes less than the wall times;
+- the speed-up over the first --jobs value and the load average before and after, since
+  other work on the machine slows every figure.
+
+Then, unless --no-breakdown, it autogrades the first student once more under cProfile (the
+same command grade_class starts) and splits that run's wall time into phases: nbgrader's
+start (the process's start-up, imports and configuration), kernel starts and shutdowns (the
+sandbox's set-up and clean-up included), cells (the in-kernel hidden checks included), the
+grader's outside checks, the gradebook's reads and writes, and the rest (reading, sanitizing
+and writing the notebooks). cProfile slows Python code, imports most, so the phases add up to
+more than an unprofiled run; compare them with each other, and the totals with the pool's.
+
+The one-time gradebook preparation is not in the times. About 5 minutes for 40 students on 2
+cores. This prints figures; it is not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pstats
+import resource
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,16 +51,62 @@ from course_builder import (  # noqa: E402 - the course tooling for tests lives 
 )
 
 from digitlab.course.grading.grade import grade_class  # noqa: E402
+from digitlab.course.grading.gradebook import (  # noqa: E402
+    nbgrader_command,
+    nbgrader_environment,
+)
+
+# Each phase of one autograde: the functions whose cumulative time it is, as
+# (end of the file's path, function name). What no phase claims is "the rest".
+PHASES = {
+    "kernel starts and shutdowns": [("nbclient/client.py", "setup_kernel")],
+    "cells": [("nbconvert/preprocessors/execute.py", "preprocess_cell")],
+    "outside checks": [("digitlab/course/checks/verify_outside.py", "preprocess")],
+    "gradebook": [("nbgrader/converters/autograde.py", "init_assignment"),
+                  ("nbgrader/preprocessors/overwritecells.py", "preprocess"),
+                  ("nbgrader/preprocessors/saveautogrades.py", "preprocess")],
+}
+# Everything after nbgrader's start: the phases above run inside it.
+CONVERSION = ("nbgrader/converters/base.py", "convert_notebooks")
 
 
 def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's finished children, and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cumulative(stats: pstats.Stats, functions: list[tuple[str, str]]) -> float:
+    """The summed cumulative seconds of the functions (each file's end and name)."""
+    return sum(row[3] for (file, _, name), row in stats.stats.items()
+               if any(file.endswith(end) and name == wanted for end, wanted in functions))
+
+
+def breakdown(course: Path, student: str) -> dict[str, float]:
+    """{phase: seconds} of one profiled `nbgrader autograde` of student, with "total"."""
+    profile = course / "autograde.prof"
+    # The command grade_class runs, behind cProfile: [python, -m, cProfile, -o, FILE, -m, ...].
+    command = nbgrader_command("autograde", ASSIGNMENT, "--student", student, "--force")
+    subprocess.run([command[0], "-m", "cProfile", "-o", str(profile), *command[1:]], cwd=course,
+                   env=nbgrader_environment(), check=True, capture_output=True)
+    stats = pstats.Stats(str(profile))
+    total = stats.total_tt
+    phases = {"nbgrader's start": total - cumulative(stats, [CONVERSION])}
+    phases.update({name: cumulative(stats, functions) for name, functions in PHASES.items()})
+    phases["the rest"] = total - sum(phases.values())
+    return {**phases, "total": total}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-breakdown", dest="breakdown", action="store_false",
+                        help="skip the profiled autograde of one student")
     args = parser.parse_args()
     os.environ.pop("DIGITLAB_DB_URL", None)  # always the course's SQLite gradebook
     with tempfile.TemporaryDirectory() as folder:
@@ -55,13 +120,25 @@ def main() -> None:
               f"15 min) at the start: {load()}", flush=True)
         first = None
         for jobs in args.jobs:
+            cpu = children_cpu()
             result = grade_class(course, ASSIGNMENT, jobs=jobs)
+            cpu = (children_cpu() - cpu) / args.students
             failed = sum(student.record.status != "graded" for student in result.results)
             first = first or result.seconds
-            print(f"--jobs {jobs}: {result.seconds:.1f} s, "
+            per_core = result.seconds * jobs / args.students
+            print(f"local pool, --jobs {jobs}: {result.seconds:.1f} s, "
                   f"{result.seconds / args.students:.1f} s per student, "
+                  f"{per_core:.1f} s per student per core "
+                  f"({3600 / per_core:.0f} students per hour per core), "
+                  f"{cpu:.1f} CPU s per student, "
                   f"speed-up {first / result.seconds:.2f}x, {failed} not graded; "
                   f"load average after: {load()}", flush=True)
+        if args.breakdown:
+            phases = breakdown(course, "student000")
+            print(f"one student's autograde under cProfile, {phases.pop('total'):.1f} s "
+                  f"(load average after: {load()}):")
+            for name, seconds in phases.items():
+                print(f"  {name:<28} {seconds:5.1f} s")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
                                    [--anonymise] [--out DIR] [--public-fraction F] [--seed N]
     digitlab kaggle-split train.csv --test-size N --out DIR [--seed N]
     digitlab grade digit-lab [--course DIR] [--jobs N] [--db-url URL] [--student S ...]
-                             [--timeout SECONDS]
+                             [--timeout SECONDS] [--scheduler tcp://HOST:8786 [--force]]
+    digitlab worker tcp://HOST:8786 [--slots N] [--course DIR] [--db-url URL]
     digitlab report digit-lab [--course DIR] [--db-url URL] [--out DIR]
     digitlab integrity digit-lab [--course DIR]
     digitlab preview digit-lab [--course DIR] [--out DIR] [--key PATH]
@@ -32,7 +33,7 @@ from digitlab.competition import SubmissionError, read_answer_key
 from digitlab.course.assignment import bundle, preview
 from digitlab.course.checks.score_submission import KEY_VARIABLE, instructor_key
 from digitlab.course.competition import kaggle_split, leaderboard
-from digitlab.course.grading import grade, gradebook, integrity
+from digitlab.course.grading import cluster, grade, gradebook, integrity
 from digitlab.course.grading.summary import ProgressBar, summary
 from digitlab.course.layout import CourseLayout
 from digitlab.course.report import class_report, lms
@@ -128,7 +129,28 @@ def _parser() -> argparse.ArgumentParser:
     grade_parser.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT,
                               help="seconds one student's autograde may take before it is "
                                    "killed and the student is not graded (default: %(default)g)")
+    grade_parser.add_argument("--scheduler", metavar="ADDRESS",
+                              help="grade on this Dask cluster, one task per student, on the "
+                                   "`digitlab worker`s connected to it (e.g. tcp://HOST:8786); "
+                                   "--jobs is then the workers' slots")
+    grade_parser.add_argument("--force", action="store_true",
+                              help="with --scheduler: grade again the students whose record "
+                                   "shows their submission graded (default: skip them)")
     grade_parser.set_defaults(run=_grade)
+
+    worker = commands.add_parser(
+        "worker", help="serve as a Dask worker that grades (on every grading host)",
+        description="Check that this host can grade the course (the grading users, the "
+                    "interpreter, the course folder at the same path, the gradebook), then "
+                    "serve the Dask scheduler as a worker with SLOTS grading slots, for "
+                    "`digitlab grade ASSIGNMENT --scheduler ADDRESS`.")
+    worker.add_argument("scheduler", help="the Dask scheduler, e.g. tcp://HOST:8786")
+    worker.add_argument("--slots", type=int, default=1,
+                        help="students graded at once on this host (default: %(default)s)")
+    worker.add_argument("--course", default=".", help="the shared course folder, at the same "
+                        "path as where `digitlab grade` runs (default: the current folder)")
+    worker.add_argument("--db-url", help=db_url_help)
+    worker.set_defaults(run=_worker)
 
     export = commands.add_parser(
         "export", help="write the gradebook's scores as a file Canvas or Moodle imports",
@@ -291,16 +313,41 @@ def _grade(args: argparse.Namespace) -> int:
     # SystemExit unwinds through grade_class, which stops them, as Ctrl+C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
-        result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
-                                   db_url=args.db_url, students=args.student,
-                                   timeout=args.timeout, progress=ProgressBar(sys.stderr))
+        if args.scheduler:
+            result = cluster.grade_on_cluster(
+                args.course, args.assignment, args.scheduler, db_url=args.db_url,
+                students=args.student, timeout=args.timeout, force=args.force,
+                progress=ProgressBar(sys.stderr))
+        else:
+            result = grade.grade_class(args.course, args.assignment, jobs=max(1, args.jobs),
+                                       db_url=args.db_url, students=args.student,
+                                       timeout=args.timeout, progress=ProgressBar(sys.stderr))
     except (FileNotFoundError, ValueError, gradebook.GradebookError, grade.NotReady) as error:
         print(error)
         return 1
+    except cluster.GradingStopped as error:
+        print(error)
+        return error.status
     print(f"Gradebook: {gradebook.shown(result.db_url)}"
           + "".join(f"; {step}" for step in result.prepared))
     print("\n".join(summary(result)))
     print(f"Records and nbgrader's logs: {CourseLayout(args.course).grading(args.assignment)}")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    course = Path(args.course).resolve()
+    db_url = gradebook.resolve_db_url(course, args.db_url)
+    stoppers = cluster.check_host(course, db_url, max(1, args.slots))
+    if stoppers:
+        print("This host cannot grade:\n- " + "\n- ".join(stoppers))
+        return 1
+    name = cluster.worker_name()
+    print(f"digitlab worker {name}: {args.slots} grading slots for {course}, gradebook "
+          f"{gradebook.shown(db_url)}, scheduler {args.scheduler}", flush=True)
+    # `kill` ends the worker and, through SystemExit, its autogrades.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    cluster.serve(args.scheduler, course, db_url, max(1, args.slots), name)
     return 0
 
 

@@ -2,6 +2,8 @@
 them; what only pretends to be a record (HTML, a broken picture, no mark) does not."""
 
 import base64
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -70,3 +72,11 @@ def test_recorded_runs_reach_the_autograded_notebook_and_the_feedback(tmp_path, 
     feedback = (course / "feedback" / "runner" / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
     assert SETTINGS_LINE in feedback
     assert picture in feedback and "forged" not in feedback
+
+
+def test_the_grader_reads_the_record_key_without_loading_the_panels():
+    # Every autograde imports this step: ipywidgets and matplotlib would cost it 0.8 s.
+    probe = ("import sys, digitlab.course.grading.panel_runs; "
+             "print(sorted({'ipywidgets', 'matplotlib'} & set(sys.modules)))")
+    run = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr

@@ -105,3 +105,12 @@ def test_a_run_is_recorded_in_the_cell_that_made_the_panel(tmp_path):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_each_panel_is_found_by_its_name_and_a_wrong_name_is_named():
+    import digitlab.widgets
+
+    assert [getattr(digitlab.widgets, name).__name__ for name in digitlab.widgets.__all__] == [
+        "CompetitionPanel", "DepthPanel", "LearningRatePanel", "SeedPanel"]
+    with pytest.raises(AttributeError, match="no attribute 'SeedsPanel'"):
+        digitlab.widgets.SeedsPanel  # noqa: B018 - the lookup is the test

@@ -9,6 +9,12 @@ its own folder beside them, grading/<assignment>/, readable by the instructor on
     grading/<assignment>/logs/<student>.log      nbgrader's log of it
     grading/<assignment>/events/<student>.jsonl  limit hits and patched checks, as reported
     grading/<assignment>/staged/<student>/<assignment>/   the copy autograde reads
+    grading/<assignment>/attempts/<student>.jsonl  who started grading the student (Dask)
+
+On a Dask cluster (grading.cluster) every worker keeps its staged copies and events under a
+folder of its own, grading/<assignment>/hosts/<worker>/{staged,events}/, so that a worker
+that lost touch with the scheduler but still runs never writes where its replacement does:
+CourseLayout(course, worker=NAME).
 
 The staged copies are laid out as submitted/ is, so that autograde, run with
 --CourseDirectory.submitted_directory=grading/<assignment>/staged, finds each student's copy
@@ -26,6 +32,7 @@ from traitlets.config import Config
 
 GRADING = "grading"
 STAGED = "staged"
+HOSTS = "hosts"
 
 
 def course_config(course: str | Path, environment: dict[str, str] | None = None) -> Config:
@@ -59,8 +66,10 @@ class CourseLayout:
     step's own config, command-line settings included.
     """
 
-    def __init__(self, course: str | Path, config: Config | None = None):
+    def __init__(self, course: str | Path, config: Config | None = None,
+                 worker: str | None = None):
         self.root = Path(course)
+        self.worker = worker  # a Dask worker's name: its own staging and events
         self.directory = CourseDirectory(
             config=course_config(course) if config is None else config,
             root=os.path.abspath(course))
@@ -143,7 +152,21 @@ class CourseLayout:
         return self.logs(assignment) / f"{student}.log"
 
     def events(self, assignment: str) -> Path:
-        return self.grading(assignment) / "events"
+        return self._worker_folder(assignment) / "events"
+
+    def _worker_folder(self, assignment: str) -> Path:
+        """grading/<assignment>/, or the worker's own folder in it on a Dask cluster."""
+        if self.worker is None:
+            return self.grading(assignment)
+        return self.grading(assignment) / HOSTS / self.worker
+
+    def workers_folder(self, assignment: str) -> Path:
+        """grading/<assignment>/hosts/: a folder per Dask worker that graded."""
+        return self.grading(assignment) / HOSTS
+
+    def attempts(self, student: str, assignment: str) -> Path:
+        """One JSON line per start of the student's grading on a Dask cluster."""
+        return self.grading(assignment) / "attempts" / f"{student}.jsonl"
 
     def events_file(self, student: str, assignment: str) -> Path:
         return self.events(assignment) / f"{student}.jsonl"
@@ -151,7 +174,9 @@ class CourseLayout:
     def staging_step(self, assignment: str) -> str:
         """The submitted_directory that makes autograde read the staged copies: relative
         to the course, as nbgrader's steps are."""
-        return f"{GRADING}/{assignment}/{STAGED}"
+        if self.worker is None:
+            return f"{GRADING}/{assignment}/{STAGED}"
+        return f"{GRADING}/{assignment}/{HOSTS}/{self.worker}/{STAGED}"
 
     def staging(self, assignment: str) -> Path:
         """The folder of every staged copy."""

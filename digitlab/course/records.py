@@ -14,7 +14,9 @@ course folder (CourseLayout.record), and the class report reads them. The schema
                          "grade_id": "test-sizes",
                          "detail": "numpy.allclose replaced"}],
      "error": null | "why grading failed",
-     "notes": ["03-vanishing-gradients.ipynb is not a valid notebook (...): graded as missing"]}
+     "notes": ["03-vanishing-gradients.ipynb is not a valid notebook (...): graded as missing"],
+     "submission": null | "sha256 of the graded submission (grading.cluster.submission_digest)",
+     "worker": null | "the Dask worker that graded it"}
 
 limits, patched_checks and notes may be empty, error is null when status is "graded". notes are
 the driver's sentences about what it graded: files it left out of grading and notebooks that
@@ -71,6 +73,8 @@ class GradingRecord:
     patched_checks: tuple[PatchedCheck, ...] = field(default=())
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+    submission: str | None = None  # the digest of what was graded: a later run skips it
+    worker: str | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -96,7 +100,9 @@ class GradingRecord:
                                                             ("notebook", "grade_id", "detail")})
                                             for check in data.get("patched_checks", [])),
                        error=None if data.get("error") is None else str(data["error"]),
-                       notes=tuple(str(note) for note in data.get("notes", [])))
+                       notes=tuple(str(note) for note in data.get("notes", [])),
+                       **{key: None if data.get(key) is None else str(data[key])
+                          for key in ("submission", "worker")})
         except (KeyError, TypeError) as error:
             raise ValueError(f"not a grading record: {type(error).__name__} {error}") from error
 

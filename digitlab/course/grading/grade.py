@@ -32,6 +32,7 @@ neither read other students' staged work nor write events.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue
 import re
@@ -60,6 +61,9 @@ from digitlab.course.sandbox.sandbox import check_ready
 # A complete submission autogrades in about 10 s and a stuck cell is interrupted after
 # Execute.timeout (60 s), so a student still running after 15 minutes is hung.
 DEFAULT_TIMEOUT = 900.0
+# prctl's option that signals a child when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)
 # The last exception of a traceback in nbgrader's log: "    nbformat.reader.NotJSONError: ...".
 EXCEPTION = re.compile(r"^\s*([\w.]*(?:Error|Exception|Exit)): ?(.*)$")
 MISSING_NOTEBOOK = re.compile(r"No submitted file: .*?([^/\\]+\.ipynb)\s*$")
@@ -87,6 +91,10 @@ class ClassResult:
     seconds: float  # wall time of the grading, preparation excluded
     scan_error: str | None = None  # why the integrity scan could not run (no release/)
     weaker_limits: tuple[str, ...] = ()  # grading limits this machine could not enforce
+    # On a Dask cluster (grading.cluster): (student, why) graded again after a lost worker,
+    # and the students not graded again because their record shows this submission graded.
+    retried: tuple[tuple[str, str], ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 class NotReady(Exception):
@@ -131,7 +139,8 @@ class _Processes:
         with self._lock:
             if self.stopped:
                 return None
-            process = subprocess.Popen(arguments, start_new_session=True, **options)
+            process = subprocess.Popen(arguments, start_new_session=True,
+                                       preexec_fn=_die_with_parent, **options)
             self._running.add(process)
             return process
 
@@ -144,6 +153,13 @@ class _Processes:
             self.stopped = True
             for process in self._running:
                 _kill_group(process)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the grader dies (a Dask worker killed
+    mid-grade), so that no autograde outlives its grader and writes after its replacement.
+    libc is loaded beforehand: an import in a child forked from threads may deadlock."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

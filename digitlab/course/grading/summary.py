@@ -122,6 +122,12 @@ def summary(result: ClassResult) -> list[str]:
               f"{result.seconds / count:.1f} s per student.",
               "Scores are the autograded points: written answers count once graded by hand "
               "(nbgrader formgrader)."]
+    if result.retried:
+        lines.append("Graded again after a lost worker: " + "; ".join(
+            f"{student} ({why})" for student, why in result.retried) + ".")
+    if result.skipped:
+        lines.append(f"Not graded again, their submission already graded: "
+                     f"{', '.join(result.skipped)} (--force grades them again).")
     if result.scan_error:
         lines.append(f"No integrity scan: {result.scan_error}")
     lines += [f"Grading limits weakened here: {weakness}" for weakness in result.weaker_limits]

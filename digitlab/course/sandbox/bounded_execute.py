@@ -86,6 +86,13 @@ class LimitedExecute(Execute):
     def _limits_default(self) -> GradingLimits:
         return GradingLimits(parent=self)
 
+    @default("shutdown_kernel")
+    def _shutdown_kernel_default(self) -> str:
+        # Every cell has run and its outputs are in, and the sandbox's clean-up kills what the
+        # kernel leaves: a graceful shutdown would only wait (0.3 s a notebook) for the
+        # kernel's exit hooks, which no grading needs.
+        return "immediate"
+
     def __init__(self, *args, **kwargs):
         # Execute.__init__ passes kernel_manager_class=AsyncKernelManager as a keyword, which
         # beats any config value: choose ours the same way.

@@ -2,7 +2,7 @@
 
 A sandbox is one process tree with:
 * a private 0700 folder owned by the slot user (HOME, temporary files, the kernel's
-  connection file and ipc sockets);
+  connection file and ipc sockets, and a copy of matplotlib's font list, font_cache.py);
 * its own cgroup(s), when the machine has a writable v1 (pids + memory hierarchies) or v2
   cgroup tree: memory and process count of the whole tree. Only v1 was tried (this project's
   machines); the v2 branch follows the kernel's documentation, untested;
@@ -46,6 +46,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
+from digitlab.course.sandbox.font_cache import font_lists
 from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.process_tree import CGROUPS, Cgroup, kill_processes_of
 
@@ -200,15 +201,20 @@ def check_ready(limits: GradingLimits, slots: int) -> tuple[list[str], list[str]
     return stoppers, weaknesses
 
 
-def _lock_file(user: str) -> IO[str]:
-    """The lock file of a slot user. The locks live in a folder only this (root) user may
-    write, so a sandboxed process cannot take one first."""
+def _grader_folder() -> Path:
+    """A folder only this (root) user may write: the slot users' locks, so a sandboxed
+    process cannot take one first, and the font list every sandbox starts from."""
     folder = Path(tempfile.gettempdir()) / f"digitlab-grading-users-{os.geteuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise SandboxError(f"{folder} is not a private folder of the grader: remove it")
-    return open(folder / user, "a+")  # noqa: SIM115 - open for the sandbox's whole life
+    return folder
+
+
+def _lock_file(user: str) -> IO[str]:
+    """The lock file of a slot user, in the grader's private folder."""
+    return open(_grader_folder() / user, "a+")  # noqa: SIM115 - open for the sandbox's whole life
 
 
 def _claim_user(limits: GradingLimits) -> tuple[pwd.struct_passwd, IO[str]]:
@@ -292,6 +298,9 @@ class Sandbox:
             for folder in ["", *SUBFOLDERS.values()]:
                 (self.directory / folder).mkdir(exist_ok=True)
                 self.own(self.directory / folder)
+            for fonts in font_lists(_grader_folder()):  # a copy: this sandbox's own
+                shutil.copyfile(fonts, self.directory / SUBFOLDERS["MPLCONFIGDIR"] / fonts.name)
+                self.own(self.directory / SUBFOLDERS["MPLCONFIGDIR"] / fonts.name)
             if limits.enabled and self.machine.cgroup:
                 self._cgroup = Cgroup(self.machine.cgroup, self.directory.name, limits)
         except (OSError, SandboxError):
