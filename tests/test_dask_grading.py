@@ -33,8 +33,8 @@ import nbformat
 import psutil
 import pytest
 from course_builder import ASSIGNMENT, KEY, NOTEBOOKS, copy_course, nbgrader, solved_release, submit
-from lab_browser import free_port, in_ci
-from postgres_server import INSTALL, find_bindir, postgres_server
+from lab_browser import free_port
+from postgres_server import throwaway_server_url
 from test_grade_class import CELLS, MAX_SCORES, _buggy_and_skipping, counts, expected_points
 
 from digitlab import cli
@@ -102,14 +102,7 @@ def class_course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def db_url() -> Iterator[str]:
     """The module's own PostgreSQL server: the session's holds other tests' students."""
-    bindir = find_bindir()
-    if bindir is None:
-        message = f"PostgreSQL is not installed: {INSTALL}"
-        if in_ci():
-            pytest.fail(message + " (CI=true: .ci/run installs it)", pytrace=False)
-        pytest.skip(message)
-    with postgres_server(bindir) as url:
-        yield url
+    yield from throwaway_server_url()
 
 
 def start_scheduler(stack: contextlib.ExitStack, folder: Path) -> tuple[str, subprocess.Popen]:

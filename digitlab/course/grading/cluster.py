@@ -10,7 +10,7 @@ asks for one, so a worker runs at most --slots students at once. The tasks share
 course folder (CourseLayout, each worker with its own staging and events) and the gradebook,
 which must be a server (PostgreSQL): SQLite cannot be shared between hosts.
 
-A worker lost mid-grade: its autogrades die with it (grade._Processes asks the kernel for
+A worker lost mid-grade: its autogrades die with it (grade.Autogrades asks the kernel for
 SIGKILL when their parent dies), the scheduler gives its students to another worker, and that
 worker removes the lost one's staged copy before grading. Every start of a student's grading
 is a line in grading/<assignment>/attempts/<student>.jsonl, so the second start of the same run
@@ -44,17 +44,17 @@ from digitlab.atomic import atomic_write
 from digitlab.course.grading import gradebook
 from digitlab.course.grading.grade import (
     DEFAULT_TIMEOUT,
+    Autogrades,
     ClassResult,
     NotReady,
     Progress,
     SlotPool,
     StudentResult,
-    _private_folders,
-    _Processes,
-    _scan,
-    _score,
     find_students,
     grade_student,
+    make_private_folders,
+    read_score,
+    scan_integrity,
 )
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import GradingRecord, read_records
@@ -112,13 +112,13 @@ class _Host:
     db_url: str
     nbgrader: tuple[dict, list[str]]  # gradebook.worker_settings
     slots: SlotPool
-    runs: dict[str, _Processes]  # {run: its autogrades here}, so a stopped run ends them
+    runs: dict[str, Autogrades]  # {run: its autogrades here}, so a stopped run ends them
     active: Counter[str]  # {run: its tasks running here}, which stop_run waits for
     lock: threading.Lock
 
-    def processes(self, run: str) -> _Processes:
+    def processes(self, run: str) -> Autogrades:
         with self.lock:
-            return self.runs.setdefault(run, _Processes())
+            return self.runs.setdefault(run, Autogrades())
 
     def stop_all(self) -> None:
         with self.lock:
@@ -233,7 +233,7 @@ def grade_task(course: str, assignment: str, student: str, run: str, shown_url: 
         host.active[run] += 1
     try:
         retry = _start_attempt(layout, assignment, student, run)
-        _private_folders(layout, assignment)
+        make_private_folders(layout, assignment)
         # Before grading: a submission replaced meanwhile is not taken for the graded one.
         digest = submission_digest(layout, assignment, student)
         record = grade_student(layout, assignment, student, host.nbgrader, timeout, processes,
@@ -294,7 +294,7 @@ def grade_on_cluster(course: str | Path, assignment: str, scheduler: str, *,
     url = gradebook.resolve_db_url(course, db_url)
     course_id = gradebook.course_settings(course).course_id
     prepared = tuple(gradebook.prepare(course, assignment, url, names))
-    _private_folders(layout, assignment)
+    make_private_folders(layout, assignment)
     done = {} if force else finished(layout, assignment, names)
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
@@ -318,9 +318,9 @@ def grade_on_cluster(course: str | Path, assignment: str, scheduler: str, *,
         if progress is not None:
             progress.close()
     seconds = time.perf_counter() - start
-    results += [StudentResult(record, _score(url, course_id, assignment, record))
+    results += [StudentResult(record, read_score(url, course_id, assignment, record))
                 for record in done.values()]
-    findings, scan_error = _scan(course, assignment, names)
+    findings, scan_error = scan_integrity(course, assignment, names)
     results = sorted((replace(result, findings=tuple(findings[result.record.student]))
                       for result in results), key=lambda result: result.record.student)
     return ClassResult(assignment, url, slots, prepared, tuple(results), seconds, scan_error,
@@ -354,7 +354,7 @@ def _run(client, course: Path, assignment: str, url: str, course_id: str, timeou
                 future.release()
             if why:
                 retried[name] = why
-            results.append(StudentResult(record, _score(url, course_id, assignment, record)))
+            results.append(StudentResult(record, read_score(url, course_id, assignment, record)))
             if progress is not None:
                 progress.update(len(results), len(names), results[-1])
     except BaseException as error:  # Ctrl+C, kill, the scheduler lost

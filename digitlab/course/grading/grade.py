@@ -126,7 +126,7 @@ def find_students(layout: CourseLayout, assignment: str,
     return students
 
 
-class _Processes:
+class Autogrades:
     """The running autogrades, so that an interrupted run kills them all and starts no more."""
 
     def __init__(self):
@@ -230,7 +230,7 @@ def _stage_folder(source: Path, target: Path, prefix: str, left_out: dict[str, s
 
 
 def grade_student(layout: CourseLayout, assignment: str, student: str,
-                  worker: tuple[dict, list[str]], timeout: float, processes: _Processes,
+                  worker: tuple[dict, list[str]], timeout: float, processes: Autogrades,
                   slots: SlotPool) -> GradingRecord:
     """Stage the student's submission, autograde it holding a slot, and record the outcome
     with the events the autograde reported and the notes on what it graded.
@@ -271,7 +271,7 @@ def grade_student(layout: CourseLayout, assignment: str, student: str,
 
 
 def _autograde(layout: CourseLayout, assignment: str, student: str, log: Path, timeout: float,
-               processes: _Processes, environment: dict[str, str],
+               processes: Autogrades, environment: dict[str, str],
                arguments: list[str]) -> str | None:
     """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force ARGUMENTS`; None when it
     succeeded, else why it failed.
@@ -329,7 +329,7 @@ def _missing(log: Path, left_out: dict[str, str]) -> list[str]:
             if name not in left_out]
 
 
-def _private_folders(layout: CourseLayout, assignment: str) -> None:
+def make_private_folders(layout: CourseLayout, assignment: str) -> None:
     """Make grading/<assignment>/ and its logs/, events/ and staged/ folders, readable by
     the instructor only: a grading kernel, which runs as another user, must not read other
     students' staged work nor write events."""
@@ -364,9 +364,9 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     course_id = settings.course_id
     prepared = tuple(gradebook.prepare(course, assignment, url, names))
     worker = gradebook.worker_settings(course, url)
-    _private_folders(layout, assignment)
+    make_private_folders(layout, assignment)
 
-    processes, slots, results = _Processes(), SlotPool(jobs), []
+    processes, slots, results = Autogrades(), SlotPool(jobs), []
     start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
@@ -374,7 +374,7 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
                                processes, slots) for name in names]
         for future in as_completed(futures):
             record = future.result()
-            results.append(StudentResult(record, _score(url, course_id, assignment, record)))
+            results.append(StudentResult(record, read_score(url, course_id, assignment, record)))
             if progress is not None:
                 progress.update(len(results), len(names), results[-1])
     except BaseException:  # Ctrl+C included: no autograde may outlive the run
@@ -388,7 +388,7 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     seconds = time.perf_counter() - start
     with contextlib.suppress(OSError):  # empty unless a copy could not be deleted
         layout.staging(assignment).rmdir()
-    findings, scan_error = _scan(course, assignment, names)
+    findings, scan_error = scan_integrity(course, assignment, names)
     results = [replace(result, findings=tuple(findings[result.record.student]))
                for result in results]
     return ClassResult(assignment, url, jobs, prepared,
@@ -396,7 +396,7 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
                        seconds, scan_error, tuple(weaker_limits))
 
 
-def _score(db_url: str, course_id: str, assignment: str,
+def read_score(db_url: str, course_id: str, assignment: str,
            record: GradingRecord) -> gradebook.StudentScore | None:
     """The student's scores in the gradebook; None when they were not graded."""
     if record.status != "graded":
@@ -405,7 +405,7 @@ def _score(db_url: str, course_id: str, assignment: str,
         record.student)
 
 
-def _scan(course: Path, assignment: str, students: list[str]
+def scan_integrity(course: Path, assignment: str, students: list[str]
           ) -> tuple[dict[str, list[Finding]], str | None]:
     """({student: integrity findings}, None) for the graded students, or ({}, why) when
     there is no release to compare with. It only reads submitted/ and release/."""
