@@ -49,6 +49,14 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def require_root(reason: str) -> None:
+    """Skip the test when not root; in CI (which .ci/run runs as root) fail instead."""
+    if os.geteuid() != 0:
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true: .ci/run runs as root)", pytrace=False)
+        pytest.skip(reason)
+
+
 def require_browser() -> None:
     """Skip the test locally when Chromium or Playwright is missing; in CI, fail instead,
     so a CI run can never go green without running the browser tests."""

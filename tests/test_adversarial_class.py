@@ -43,7 +43,7 @@ from adversarial import (
     write_zero_labels,
 )
 from course_builder import ASSIGNMENT, KEY, copy_course, nbgrader, tree_digest
-from lab_browser import in_ci
+from lab_browser import require_root
 from summary_table import summary_problems, summary_rows
 
 from digitlab.course.grading import gradebook
@@ -74,17 +74,11 @@ class Run:
     files_before: dict[str, bytes]  # the config and the key
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        reason = "the grading sandbox needs root (users, cgroups, network namespaces)"
-        if in_ci():
-            pytest.fail(f"CI=true and not root: {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Run:
-    require_root()
+    require_root("the grading sandbox needs root (users, cgroups, network namespaces)")
     course = copy_course(tmp_path_factory.mktemp("adversarial") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\n# Test-sized limits (tests/test_adversarial_class.py).\n"

@@ -8,7 +8,6 @@ and fail under CI=true, where .ci/run runs as root and creates the grading users
 
 import itertools
 import logging
-import os
 import pwd
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from lab_browser import in_ci
+from lab_browser import require_root
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
@@ -39,11 +38,7 @@ IGNORE_INTERRUPTS = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)
 @pytest.fixture(autouse=True)
 def as_root(monkeypatch, tmp_path):
     """Root, the test's own slot, and the events file of a driver in $DIGITLAB_GRADING_EVENTS."""
-    if os.geteuid() != 0:
-        message = "the grading sandbox needs root (user switch, cgroups, network namespace)"
-        if in_ci():
-            pytest.fail(message + " (CI=true: .ci/run runs as root)", pytrace=False)
-        pytest.skip(message)
+    require_root("the grading sandbox needs root (user switch, cgroups, network namespace)")
     monkeypatch.setenv(SLOT_VARIABLE, str(SLOT))
     monkeypatch.setenv(EVENTS_VARIABLE, str(tmp_path / "events.jsonl"))
     stoppers, weaknesses = check_ready(GradingLimits(), SLOT)
