@@ -32,8 +32,8 @@ from course_builder import (
     solved_release,
     submit,
 )
+from lab_browser import require_root
 from summary_table import summary_problems, summary_rows
-from test_adversarial_class import require_root
 
 from digitlab.course.grading import gradebook
 from digitlab.course.records import read_records
@@ -73,7 +73,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Run:
-    require_root()
+    require_root("the grading sandbox needs root (users, cgroups, network namespaces)")
     course = copy_course(tmp_path_factory.mktemp("budget") / "course")
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     submit(course, STUDENT, solved_release(course), {"submission.csv": KEY},
