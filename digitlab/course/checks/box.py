@@ -9,17 +9,19 @@ run and the verdict that they share.
 
 A box says where and how the child starts: anything with a writable `directory`, a
 `command(argv) -> argv`, an `environment` and a `deadline` (the child's timeout is cut to
-it: the grader's sandbox carries the end of the student's grading budget). plain_box, the
-default, is a plain child process of the same user in a temporary folder; a sandbox with
-that interface (the grader's, as another user and under limits) is passed as `open_box`
-instead.
+it: the grader's sandbox carries the end of the student's grading budget), and perhaps a
+`run_module` that runs the child its own way. plain_box, the default, is a plain child of
+the same process in a temporary folder, forked rather than started (fork_server.fork_run:
+the check has imported all the child needs); a sandbox with that interface (the grader's,
+as another user and under limits, through its own fork server) is passed as `open_box`
+instead. A box with only `command` starts `python -I -m CHILD` through it.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,12 +29,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import numpy as np
 
 from digitlab.course.checks.registry import Outcome
+from digitlab.course.sandbox.fork_server import Finished, ServerGone, fork_run
 
 T = TypeVar("T")
 DID_NOT_FINISH = "did not finish within"  # how a report says the student's code timed out
@@ -53,6 +57,9 @@ class Box(Protocol):
     def command(self, argv: list[str]) -> list[str]:
         """The argv that runs argv inside the box."""
 
+    # Optional: run_module(module, argv, files, results, timeout) -> (Finished, path of the
+    # results file to read, which may not exist), as run_by_command does.
+
 
 OpenBox = Callable[[], AbstractContextManager[Box]]
 
@@ -68,6 +75,34 @@ class PlainBox:
     def command(self, argv: list[str]) -> list[str]:
         return argv
 
+    def run_module(self, module: str, argv: list[str], files: dict[str, bytes],
+                   results: str, timeout: float) -> tuple[Finished, Path]:
+        """As run_by_command, in a child forked from this process."""
+        stage(Path(self.directory), files)
+        return (fork_run(module, argv, self.directory, self.environment, timeout),
+                Path(self.directory) / results)
+
+
+def stage(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the child's files into its folder, readable by the child whoever it runs as."""
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        (folder / name).chmod(CHILD_READS)
+
+
+def run_by_command(box: Box, module: str, argv: list[str], files: dict[str, bytes],
+                   results: str, timeout: float) -> tuple[Finished, Path]:
+    """`python -I -m module argv...` started through box.command in box.directory, with
+    `files` ({name: content}) put there first; how it ended, and where its `results` file
+    is. subprocess.TimeoutExpired after `timeout` seconds."""
+    folder = Path(box.directory)
+    stage(folder, files)
+    child = subprocess.run(box.command([sys.executable, "-I", "-m", module, *argv]),
+                           cwd=folder, env=box.environment, capture_output=True,
+                           timeout=timeout)
+    return Finished(child.returncode, child.stdout.decode(errors="replace"),
+                    child.stderr.decode(errors="replace")), folder / results
+
 
 @contextmanager
 def plain_box() -> Iterator[PlainBox]:
@@ -82,36 +117,35 @@ def run_child(module: str, notebook: str | Path, inputs: dict[str, np.ndarray],
     """read(results file) of `python -I -m module NOTEBOOK INPUTS.npz RESULTS.npz` run in a
     box; or None and the reason, in words for the student, who wrote `subject`.
 
-    The notebook is copied into the box under its own name, so the child needs no access to
-    where it came from, and its messages name the notebook without the folders around it.
+    The notebook is copied into the child's folder under its own name, so the child needs no
+    access to where it came from, and its messages name the notebook without the folders
+    around it.
     `read` may raise anything: the student's code can write anything to the results file.
     """
     notebook = Path(notebook)
     if notebook.is_symlink():  # it could point at another student's notebook
         return None, f"{notebook.name} is a symbolic link; submit the notebook file itself."
+    inputs_file = io.BytesIO()
+    np.savez(inputs_file, **inputs)
+    files = {"inputs.npz": inputs_file.getvalue()}
+    try:
+        if notebook.is_file():  # if not, the child's loader says that it is not here
+            files[notebook.name] = notebook.read_bytes()
+    except OSError as error:
+        return None, f"{notebook.name} could not be read ({error.strerror})."
     with open_box() as box:
-        folder = Path(box.directory)
-        try:
-            if notebook.is_file():  # if not, the child's loader says that it is not here
-                shutil.copyfile(notebook, folder / notebook.name)
-                (folder / notebook.name).chmod(CHILD_READS)
-        except OSError as error:
-            return None, f"{notebook.name} could not be read ({error.strerror})."
-        inputs_path, results_path = folder / "inputs.npz", folder / "results.npz"
-        np.savez(inputs_path, **inputs)
-        inputs_path.chmod(CHILD_READS)
         deadline = getattr(box, "deadline", None)  # optional: boxes written before it work
         timeout = seconds if deadline is None else min(seconds, deadline - time.monotonic())
         if timeout <= 0:
             return None, f"{subject} was not run: the grading time for this student is spent."
+        run = getattr(box, "run_module", None) or partial(run_by_command, box)
         try:
-            child = subprocess.run(
-                box.command([sys.executable, "-I", "-m", module, notebook.name,
-                             inputs_path.name, results_path.name]),
-                cwd=folder, env=box.environment, capture_output=True, text=True,
-                timeout=timeout)
+            child, results_path = run(module, [notebook.name, "inputs.npz", "results.npz"],
+                                      files, "results.npz", timeout)
         except subprocess.TimeoutExpired:
             return None, f"{subject} {DID_NOT_FINISH} {round(timeout, 1):g} s."
+        except ServerGone as error:  # e.g. the student's code killed the server
+            return None, f"the process running {subject} failed ({error})."
         if child.returncode != 0:  # the child printed why: the loader's message
             return None, (child.stdout.strip() or child.stderr.strip()[-2000:]
                           or f"the process running {subject} failed ({child.returncode}).")

@@ -6,6 +6,10 @@ The hidden part of a test cell (in the instructor's source notebook only) calls,
 
 In the student's kernel, check runs `python -I -m digitlab.course.checks.<name> ARGUMENTS`
 and fails the cell (AssertionError with the check's report) unless it exits with status 0.
+It runs it through a fork server (digitlab.course.sandbox.fork_server) that the kernel
+starts at its first check and that has imported the checks: each run is a fresh child of
+it, started by a small client process, which saves a Python start and the imports of
+numpy and digitlab per check and per child (0.15-0.2 s each).
 That run can be faked: the student's own code in the kernel may replace this function or
 subprocess.run. So it is not the verdict. After the notebook has run, the grader
 (digitlab.course.checks.verify_outside) finds these calls in the cell's source, as the
@@ -15,10 +19,12 @@ The test cells import it as digitlab.course.hidden_check (see that module).
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 import sys
 
-from digitlab.course.checks.registry import module_name
+from digitlab.course.checks.registry import CHECKS, module_name
+from digitlab.course.sandbox import fork_server
 
 # The exit status of a check that cannot judge inside the notebook (notebook 05's scorer
 # when the kernel may not read the answer key): the cell passes here, the grader judges it.
@@ -26,12 +32,26 @@ ONLY_OUTSIDE = 3
 # How the notebook says so; the grader then does not count the kernel's run as a pass.
 NOT_CHECKED_HERE = "Not checked in the notebook: "
 SECONDS = 120  # the cell's own timeout (nbgrader's Execute.timeout) stops it sooner
+_server: fork_server.Server | None = None  # this process's, started by its first check
+
+
+def _checks_server() -> fork_server.Server:
+    """This process's fork server of the checks (started again if the student's code
+    stopped it)."""
+    global _server
+    if _server is None or not _server.alive():
+        _server = fork_server.start([module_name(name) for name in CHECKS])
+        atexit.register(_server.stop)
+    return _server
 
 
 def check(name: str, *arguments: str) -> None:
     """Run the check `name` (registry.CHECKS) with `arguments`; AssertionError if it fails."""
-    run = subprocess.run([sys.executable, "-I", "-m", module_name(name), *arguments],
-                         capture_output=True, text=True, timeout=SECONDS)
+    command = [sys.executable, "-I", fork_server.__file__, "run",
+               str(_checks_server().socket), module_name(name), *arguments]
+    # Through subprocess.run, and the client's exit status: all of it can be faked by the
+    # student's code in the kernel, which is why the grader judges again outside.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS)
     if run.returncode == ONLY_OUTSIDE:
         print(NOT_CHECKED_HERE + run.stdout.strip())
         return

@@ -10,7 +10,9 @@ process:
   read with ast: literal strings only), never from the student's notebook;
 - backward_check and summary_check run the student's code in a child process inside a
   sandbox under the course's GradingLimits (digitlab.course.sandbox.sandbox: as a grading user,
-  without network, like the kernel), never in the grader's process;
+  without network, like the kernel), never in the grader's process; one sandbox per
+  notebook, each child forked afresh by the sandbox's fork server, and nothing of one
+  child's left running when the next starts (Sandbox.run_module);
 - score_submission scores the submission.csv the student submitted, in the course's
   submitted folder, never the autograded copy that the kernel could overwrite;
 - the cases are the student's own (student_cases: drawn from the key at cases_key and the
@@ -56,7 +58,7 @@ from digitlab.course.layout import CourseLayout
 from digitlab.course.records import LimitHit, PatchedCheck, report_event
 from digitlab.course.sandbox.budget import budget_of
 from digitlab.course.sandbox.limits import GradingLimits
-from digitlab.course.sandbox.sandbox import Sandbox, sandbox
+from digitlab.course.sandbox.sandbox import Sandbox
 
 PREFIX = "Checked by the grader outside your notebook: "
 # Where a judged cell keeps the grader's findings: cell.metadata[RECORD[0]][RECORD[1]].
@@ -117,6 +119,17 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         self._limits = GradingLimits(parent=self)
         self._budget = budget_of(info["student"], self._limits.student_wall_seconds)
         self._notebook = notebook
+        self._box: Sandbox | None = None
+        try:
+            self._judge_cells(nb, info, folder, key)
+        finally:
+            if self._box is not None:
+                self._box.close()
+        return nb, resources
+
+    def _judge_cells(self, nb, info: dict, folder: Path, key: bytes | None) -> None:
+        """Judge every test cell's calls and put the verdicts in the cells."""
+        notebook = self._notebook
         sources = self._test_sources(info)
         verdicts = {}
         for cell in nb.cells:
@@ -134,7 +147,6 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             if outcome:
                 self._apply(cell, info["student"], notebook, grade_id, outcome,
                             lambda calls=calls: self._judge(calls, folder, None))
-        return nb, resources
 
     @staticmethod
     def _test_sources(info: dict) -> dict[str, str]:
@@ -186,13 +198,15 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
 
     @contextmanager
     def _open_box(self) -> Iterator[Sandbox]:
-        """The box for the child that runs the student's code: a sandbox under the course's
-        GradingLimits (c.GradingLimits in nbgrader_config.py), within the student's budget."""
-        with sandbox(self._limits) as box:
-            if self._limits.enabled:
-                box.deadline = time.monotonic() + self._budget.allowance()
-                box.student_environment = self._budget.environment()
-            yield box
+        """The box for the child that runs the student's code: the notebook's sandbox under
+        the course's GradingLimits (c.GradingLimits in nbgrader_config.py), made at its
+        first check and closed when the notebook is done, within the student's budget."""
+        if self._box is None:
+            self._box = Sandbox(self._limits)
+        if self._limits.enabled:
+            self._box.deadline = time.monotonic() + self._budget.allowance()
+            self._box.student_environment = self._budget.environment()
+        yield self._box
 
     def _apply(self, cell, student: str, notebook: str, grade_id: str, outcome: Outcome,
                on_cells_cases: Callable[[], Outcome]) -> None:

@@ -76,10 +76,14 @@ class Cgroup:
         """Forks refused because pids.max was reached."""
         return self._counter("pids.events", "max")
 
+    def members(self) -> set[int]:
+        """The pids in the cgroup(s)."""
+        return {int(pid) for procs in self.procs for pid in Path(procs).read_text().split()}
+
     def kill_all(self) -> None:
         """SIGKILL every member until none is left (they may fork while we kill)."""
         for _ in range(200):
-            members = {int(pid) for procs in self.procs for pid in Path(procs).read_text().split()}
+            members = self.members()
             if not members:
                 return
             for pid in members:

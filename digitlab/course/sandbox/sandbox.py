@@ -12,18 +12,21 @@ A sandbox is one process tree with:
 * a clean-up that kills every process of the cgroup and of the slot user, and waits until
   none is left: unreaped processes would still count against the next kernel's limit.
 
-Two ways in:
+Three ways in:
 
-    with sandbox(limits) as box:   # a child that is not a kernel, e.g. a hidden check
+    with sandbox(limits) as box:   # a child that is not a kernel
         subprocess.run(box.command([sys.executable, "-I", "-m", "..."]),
                        env=box.environment, cwd=box.directory)
 
-and LimitedKernelManager, the kernel manager of bounded_execute.LimitedExecute.
+box.run_module, the children of the hidden checks, many to one sandbox: each forked by a
+fork server (fork_server.py) that runs in the sandbox and has imported the check's child
+once; and LimitedKernelManager, the kernel manager of bounded_execute.LimitedExecute.
 check_ready tells what this machine still needs, describe what a sandbox enforces here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -31,6 +34,7 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -39,16 +43,22 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
+from digitlab.course.sandbox import fork_server
 from digitlab.course.sandbox.font_cache import font_lists
 from digitlab.course.sandbox.limits import GradingLimits, size_words
-from digitlab.course.sandbox.process_tree import CGROUPS, Cgroup, kill_processes_of
+from digitlab.course.sandbox.process_tree import (
+    CGROUPS,
+    Cgroup,
+    kill_processes_of,
+    processes_of,
+)
 
 log = logging.getLogger(__name__)
 LAUNCHER = Path(__file__).with_name("launch_kernel.py")
@@ -289,6 +299,9 @@ class Sandbox:
         self.student_environment: dict[str, str] = {}
         self.deadline: float | None = None
         self.closed = False
+        self._server: fork_server.Server | None = None  # run_module's, once started
+        self._private: Path | None = None  # the grader's own files for run_module
+        self._runs = 0
         if limits.enabled and self.machine.root:
             self.account, self._lock = _claim_user(limits)
             self._clear_leftovers()
@@ -377,6 +390,67 @@ class Sandbox:
         """The environment for a sandboxed child: os.environ scrubbed."""
         return self.scrub(os.environ)
 
+    def run_module(self, module: str, argv: list[str], files: dict[str, bytes],
+                   results: str, timeout: float) -> tuple[fork_server.Finished, Path]:
+        """`python -I -m module argv...` in this sandbox, in a new folder with `files`
+        ({name: content}); how it ended, and where the grader may read its `results` file
+        (a path that does not exist when the run left no such plain file).
+
+        Each run is a child of the sandbox's fork server (started at the first run, through
+        the launcher, with `module` imported), in the server's own new folder. The grader
+        hands files in and out as descriptors of its own private files: it never writes
+        into, or reads from, a folder the student's processes could change while they run.
+        After each run, every process of the sandbox but the server is killed, so each run
+        starts with nothing left of the one before. subprocess.TimeoutExpired after
+        `timeout` s; fork_server.ServerGone when the server stopped answering (the student's
+        code may kill it: it runs as the same user); then the next run starts a new one.
+        """
+        if self._private is None:
+            self._private = Path(tempfile.mkdtemp(prefix="digitlab-grader-"))
+        if self._server is None or not self._server.alive():
+            self._server = fork_server.start([module], self._private,
+                                             prefix=self.command([]), env=self.environment,
+                                             cwd=self.directory)
+        self._runs += 1
+        results_path = self._private / f"{self._runs}-{results}"
+        with contextlib.ExitStack() as files_open:
+            def private_file(data: bytes = b"") -> BinaryIO:
+                file = files_open.enter_context(tempfile.TemporaryFile(dir=self._private))
+                file.write(data)
+                file.seek(0)
+                return file
+            given = {name: private_file(data).fileno() for name, data in files.items()}
+            out, err = private_file(), private_file()
+            nothing = files_open.enter_context(open(os.devnull, "rb"))
+            collected = files_open.enter_context(open(results_path, "w+b"))
+            try:
+                status, left = fork_server.request(
+                    self._server.socket, module, argv, env=self.environment,
+                    stdio=(nothing.fileno(), out.fileno(), err.fileno()), files=given,
+                    collect={results: collected.fileno()}, timeout=timeout)
+            except (subprocess.TimeoutExpired, fork_server.ServerGone):
+                self._server.stop()
+                raise
+            finally:
+                self._kill_leftovers()
+            if results not in left:
+                results_path.unlink()
+            out.seek(0)
+            err.seek(0)
+            return fork_server.Finished(status, out.read().decode(errors="replace"),
+                                        err.read().decode(errors="replace")), results_path
+
+    def _kill_leftovers(self) -> None:
+        """Kill every process of the sandbox (its cgroup, its user) but the fork server."""
+        pids = set(processes_of(self.account.pw_uid)) if self.account is not None else set()
+        if self._cgroup is not None:
+            pids |= self._cgroup.members()
+        if self._server is not None and self._server.alive():
+            pids.discard(self._server.process.pid)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def memory_killed(self) -> bool:
         """Whether the cgroup's OOM killer has killed a process of this sandbox."""
         return self._cgroup is not None and self._cgroup.oom_kills() > 0
@@ -388,6 +462,10 @@ class Sandbox:
         if self.closed:
             return
         self.closed = True
+        if self._server is not None:  # reaped here: a zombie would hold up the clean-up
+            self._server.stop()
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
         if self._cgroup is not None:
             self.refused_forks = self._cgroup.refused_forks()
             self._cgroup.kill_all()

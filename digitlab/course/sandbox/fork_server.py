@@ -1,0 +1,404 @@
+"""A Python that imports the checks once and forks a fresh child for every run of one.
+
+Each hidden check used to start Python from nothing: the check in the kernel, its child that
+runs the student's code, the grader's child in a sandbox. Some twenty such processes per
+student, 0.15-0.2 s each, almost all of it the interpreter's start and numpy's import. A
+fork server pays that once: it imports the modules it is given, then runs each request as
+
+    python -I -m MODULE ARGUMENTS...
+
+would, in a child forked from it. The child starts from the server's clean state (the modules
+imported, nothing run), never from another run's: its own argv, environment, working folder
+and standard streams, and a process group of its own, killed with the group when it ends,
+when the one who asked gives up (a timeout, an interrupt) or goes away.
+
+    python -I fork_server.py serve LISTENING_FD [MODULE...]   # import MODULEs, then serve
+    python -I fork_server.py run SOCKET MODULE [ARGUMENT...]  # one run, as the line above
+
+`serve` accepts on the listening Unix socket it inherits as LISTENING_FD, one connection per
+run, one run at a time, and ends when its standard input closes (whoever started it is gone).
+It prints "ready" once it listens. `run` (the hidden checks in the kernel start it through
+subprocess.run) passes its own standard streams, environment and working folder, and exits
+with the run's status. Who starts a server binds its socket, in a folder only it and the
+server's user may enter, so nobody can put another socket in its place (start()).
+
+A request may instead give files: the server copies them from the descriptors it is passed
+into a new folder of its own, runs the child there, and copies the files it is asked to
+collect back into descriptors. The grader runs its sandboxed checks this way (sandbox.py):
+it never writes into, or reads from, a folder that the student's processes could change
+while they run, so a link put in a file's place cannot turn the grader's root against it.
+The server is not dumpable, so the children (the student's code) cannot ptrace it.
+
+Run by file with `python -I`, standard library only, as launch_kernel.py: it may be started
+in a student's folder, where a json.py of theirs must never be imported before the modules
+the server serves. Its children import nothing of the student's before their module runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import runpy
+import select
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_FDS = 32  # descriptors passed with one request: stdin, stdout, stderr, files, results
+MAX_MESSAGE = 4 * 2**20  # bytes of one request or reply (an environment is a few KiB)
+LENGTH_BYTES = 8  # each message is its length, then that many bytes of JSON
+KILLED_GRACE = 10  # seconds a server has to confirm a run killed before it is given up
+PR_SET_DUMPABLE = 4
+STARTED = "ready"
+
+
+class ServerGone(RuntimeError):
+    """The server is not running, or stopped answering mid-run."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A run that ended: its exit status (minus the signal that killed it), what it
+    printed, and the collected files, by name, that the run left as plain files."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    collected: tuple[str, ...] = ()
+
+
+def _send(connection: socket.socket, message: dict, fds: list[int] = ()) -> None:
+    data = json.dumps(message).encode()
+    header = len(data).to_bytes(LENGTH_BYTES, "big")
+    if fds:
+        socket.send_fds(connection, [header + data], list(fds))
+    else:
+        connection.sendall(header + data)
+
+
+def _receive(connection: socket.socket, with_fds: bool = False) -> tuple[dict, list[int]]:
+    """One message and the descriptors sent with it; ServerGone on a closed connection."""
+    fds = []
+    if with_fds:
+        data, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, MAX_FDS)
+    else:
+        data = connection.recv(MAX_MESSAGE)
+    while data and len(data) < LENGTH_BYTES + _length(data) <= LENGTH_BYTES + MAX_MESSAGE:
+        more = connection.recv(MAX_MESSAGE)
+        if not more:
+            break
+        data += more
+    if not data or len(data) != LENGTH_BYTES + _length(data):
+        for fd in fds:
+            os.close(fd)
+        raise ServerGone("the connection closed mid-message")
+    return json.loads(data[LENGTH_BYTES:]), fds
+
+
+def _length(data: bytes) -> int:
+    """The length a message's first bytes announce (0 until they have all arrived)."""
+    return int.from_bytes(data[:LENGTH_BYTES], "big") if len(data) >= LENGTH_BYTES else 0
+
+
+# -- the server --------------------------------------------------------------------------
+
+def run_as_main(module: str, argv: list[str]) -> int:
+    """Run `module` as `python -m module argv...` would, in this process; its exit status."""
+    sys.argv = [module, *argv]
+    # Imported by the server, it would run again as __main__ anyway; runpy warns of that.
+    sys.modules.pop(module, None)
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as end:
+        if end.code is None or isinstance(end.code, int):
+            return end.code or 0
+        print(end.code, file=sys.stderr)
+        return 1
+    except BaseException:  # noqa: BLE001 - as the interpreter would: print it, status 1
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def become_child(stdio: list[int], folder: str, environment: dict[str, str],
+                 new_group: bool = True) -> None:
+    """In a freshly forked child: its own standard streams, working folder and environment,
+    no other descriptor, the default handling of interrupts, and with new_group a process
+    group of its own (else its parent's, whose interrupts then reach it)."""
+    if new_group:
+        os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # New streams on the new descriptors, as a fresh interpreter has (the forking process
+    # may have replaced its own, as pytest does).
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's for its whole life
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
+    os.chdir(folder)
+    os.environ.clear()
+    os.environ.update(environment)
+    _prctl(PR_SET_DUMPABLE, 1)  # as a process started afresh
+
+
+def _prctl(option: int, value: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _exit_child(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code & 0xFF)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _copy_in(fd: int, path: Path) -> None:
+    with open(fd, "rb", closefd=False) as source, open(path, "xb") as target:
+        shutil.copyfileobj(source, target)
+
+
+def _copy_out(path: Path, fd: int) -> bool:
+    """Copy path into fd if it is a plain file (never a link, nor a pipe that would block)."""
+    try:
+        source = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with open(source, "rb") as file, open(fd, "wb", closefd=False) as target:
+        if not stat.S_ISREG(os.fstat(source).st_mode):
+            return False
+        shutil.copyfileobj(file, target)
+    return True
+
+
+def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
+    """Receive one request, run it in a forked child, reply with its status."""
+    request, fds = _receive(connection, with_fds=True)
+    open_fds = set(fds)  # each closed once, here or in finally
+    own_folder = request.get("cwd") is None
+    folder = Path(tempfile.mkdtemp(prefix="run-") if own_folder else request["cwd"])
+    try:
+        files, collect = list(request.get("files", [])), list(request.get("collect", []))
+        if len(fds) != 3 + len(files) + len(collect):
+            raise ServerGone(f"{len(fds)} descriptors for {len(files)} files")
+        stdio, given, wanted = fds[:3], fds[3:3 + len(files)], fds[3 + len(files):]
+        for name, fd in zip(files, given, strict=True):
+            _copy_in(fd, folder / name)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                connection.close()
+                listener.close()
+                become_child(stdio, str(folder), request["env"])
+                code = run_as_main(request["module"], request["argv"])
+            finally:
+                _exit_child(code)
+        for fd in stdio:  # the child's now: its end of file is the caller's
+            os.close(fd)
+            open_fds.discard(fd)
+        status = _wait(pid, connection)
+        _kill_group(pid)  # whatever the run left behind in its group
+        collected = [name for name, fd in zip(collect, wanted, strict=True)
+                     if own_folder and status is not None and _copy_out(folder / name, fd)]
+    finally:
+        for fd in open_fds:
+            os.close(fd)
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the run's folder is gone once the caller hears
+        _send(connection, {"returncode": status, "collected": collected})
+
+
+def _wait(pid: int, connection: socket.socket) -> int | None:
+    """The run's exit status, as subprocess gives it; None once its caller gave up on it
+    (closed or shut its side of the connection), after killing its group."""
+    child = os.pidfd_open(pid)
+    try:
+        while True:
+            ready, _, _ = select.select([child, connection], [], [])
+            if child in ready:
+                return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            with contextlib.suppress(OSError):
+                if connection.recv(1):
+                    continue  # nothing else is sent during a run
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            return None
+    finally:
+        os.close(child)
+
+
+def serve(listening_fd: int, modules: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel's interrupts are the runs'
+    _prctl(PR_SET_DUMPABLE, 0)  # its children, the student's code, cannot ptrace it
+    for module in modules:
+        __import__(module)
+    listener = socket.socket(fileno=listening_fd)
+    print(STARTED, flush=True)
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1):
+            return 0  # whoever started the server is gone
+        if listener in ready:
+            connection, _ = listener.accept()
+            with connection, contextlib.suppress(ServerGone, OSError, ValueError):
+                _serve_one(connection, listener)
+
+
+def fork_run(module: str, argv: list[str], folder: str | Path, env: dict[str, str],
+             timeout: float | None = None) -> Finished:
+    """Run `module` as `python -I -m module argv...` would, in `folder` with environment
+    `env`, in a child forked from this process, without a server: this process must be one
+    a server could be (one thread, nothing run that the child must not inherit).
+
+    As subprocess.run: the child stays in this process group, and after `timeout` seconds it
+    is killed and subprocess.TimeoutExpired raised.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            open(os.devnull, "rb") as nothing:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or the child would print this process's buffered output again
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                become_child([nothing.fileno(), out.fileno(), err.fileno()], str(folder), env,
+                             new_group=False)
+                code = run_as_main(module, argv)
+            finally:
+                _exit_child(code)
+        child = os.pidfd_open(pid)
+        try:
+            ended, _, _ = select.select([child], [], [], timeout)
+        finally:
+            os.close(child)
+        if not ended:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if not ended:
+            raise subprocess.TimeoutExpired(module, timeout)
+        out.seek(0)
+        err.seek(0)
+        return Finished(status, out.read().decode(errors="replace"),
+                        err.read().decode(errors="replace"))
+
+
+# -- the callers ---------------------------------------------------------------------------
+
+def request(socket_path: str | Path, module: str, argv: list[str], *, env: dict[str, str],
+            stdio: tuple[int, int, int], cwd: str | None = None,
+            files: dict[str, int] | None = None, collect: dict[str, int] | None = None,
+            timeout: float | None = None) -> tuple[int, tuple[str, ...]]:
+    """Run `module` with `argv` through the server at socket_path; (exit status, collected).
+
+    stdio: the descriptors of the run's stdin, stdout and stderr. cwd: its working folder;
+    None: a new folder of the server's, with `files` ({name: readable descriptor}) copied
+    in and, after the run, `collect` ({name: writable descriptor}) copied out.
+    subprocess.TimeoutExpired after `timeout` seconds, once the run is killed.
+    ServerGone when the server does not answer.
+    """
+    files, collect = files or {}, collect or {}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        try:
+            connection.connect(str(socket_path))
+            _send(connection, {"module": module, "argv": argv, "env": env, "cwd": cwd,
+                               "files": list(files), "collect": list(collect)},
+                  [*stdio, *files.values(), *collect.values()])
+            ready, _, _ = select.select([connection], [], [], timeout)
+            if not ready:
+                connection.shutdown(socket.SHUT_WR)  # the server kills the run
+                select.select([connection], [], [], KILLED_GRACE)
+                raise subprocess.TimeoutExpired(module, timeout)
+            reply, _ = _receive(connection)
+            return int(reply["returncode"]), tuple(map(str, reply["collected"]))
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            raise ServerGone(f"the fork server at {socket_path} failed: {error}") from error
+
+
+@dataclass
+class Server:
+    """A started fork server: its process, the socket it serves, and the folder of the
+    socket when the server made it (removed when it stops)."""
+
+    process: subprocess.Popen
+    socket: Path
+    own_folder: Path | None = None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            pipe.close()
+        if self.own_folder is not None:
+            shutil.rmtree(self.own_folder, ignore_errors=True)
+
+
+def start(modules: list[str], folder: str | Path | None = None, *, prefix: list[str] = (),
+          env: dict[str, str] | None = None, cwd: str | Path | None = None,
+          seconds: float = 60) -> Server:
+    """Start a server that imports `modules`, with its socket in `folder`, a folder that
+    only this user may enter (the server needs no access to it: it inherits the socket);
+    None: a new one, removed when the server stops. prefix: the command that starts it (a
+    sandbox's launcher); env and cwd: its environment and working folder. ServerGone if it
+    does not start within `seconds`.
+    """
+    own_folder = None if folder is not None else Path(tempfile.mkdtemp(prefix="digitlab-"))
+    path = Path(folder or own_folder) / "fork-server.sock"
+    path.unlink(missing_ok=True)  # a stopped server's
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+        listener.listen(8)
+        process = subprocess.Popen(
+            [*prefix, sys.executable, "-I", __file__, "serve", str(listener.fileno()),
+             *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            pass_fds=[listener.fileno()], cwd=cwd)
+    finally:
+        listener.close()
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    if not ready or process.stdout.readline().decode().strip() != STARTED:
+        process.kill()
+        process.wait()
+        if own_folder is not None:
+            shutil.rmtree(own_folder, ignore_errors=True)
+        raise ServerGone(f"the fork server did not start (status {process.returncode})")
+    return Server(process, path, own_folder)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "serve":
+        return serve(int(argv[1]), argv[2:])
+    if len(argv) >= 3 and argv[0] == "run":
+        try:
+            status, _ = request(argv[1], argv[2], argv[3:], env=dict(os.environ),
+                                stdio=(0, 1, 2), cwd=os.getcwd())
+        except ServerGone as error:
+            print(error, file=sys.stderr)
+            return 1
+        return status if status >= 0 else 128 - status
+    print(__doc__.split("\n\n")[1], file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
