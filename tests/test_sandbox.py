@@ -93,6 +93,16 @@ def test_a_healthy_notebook_is_unaffected(tmp_path):
     assert hits == {}
 
 
+def test_a_grading_kernel_starts_without_the_debugger(tmp_path):
+    """grading_kernel.py: ipykernel without debugpy, and the launcher's folder (the
+    sandbox's modules) not among the kernel's imports."""
+    outputs, hits = grade(tmp_path, "import importlib.util, sys\n"
+                                    "print(sys.modules.get('debugpy', 'absent'), "
+                                    "importlib.util.find_spec('launch_kernel'))")
+    assert text(outputs[0]) == "None None\n", outputs
+    assert hits == {}
+
+
 def test_a_cpu_loop_that_ignores_interrupts_dies_of_cpu_time(tmp_path):
     outputs, hits = grade(tmp_path, "x = 1", IGNORE_INTERRUPTS + "while True:\n    pass",
                           "print(x)")

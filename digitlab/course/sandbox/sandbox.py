@@ -62,6 +62,7 @@ from digitlab.course.sandbox.process_tree import (
 
 log = logging.getLogger(__name__)
 LAUNCHER = Path(__file__).with_name("launch_kernel.py")
+GRADING_KERNEL = Path(__file__).with_name("grading_kernel.py")  # ipykernel, no debugger
 # The grader's variables a sandboxed process may see; everything else (tokens, passwords,
 # DIGITLAB_DB_URL, DIGITLAB_GRADING_EVENTS, and DIGITLAB_ANSWER_KEY: the grader scores the
 # competition outside the kernel) stays out. NBGRADER_EXECUTION makes the notebooks skip
@@ -545,7 +546,11 @@ class LimitedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        return self.sandbox.command(command) if self.sandbox else command
+        if not self.sandbox:
+            return command
+        if command[1:3] == ["-m", "ipykernel_launcher"]:  # the python3 kernel spec's
+            command = [command[0], str(GRADING_KERNEL), *command[3:]]
+        return self.sandbox.command(command)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         if self.sandbox:
