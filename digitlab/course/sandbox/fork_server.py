@@ -67,13 +67,12 @@ class ServerGone(RuntimeError):
 
 @dataclass(frozen=True)
 class Finished:
-    """A run that ended: its exit status (minus the signal that killed it), what it
-    printed, and the collected files, by name, that the run left as plain files."""
+    """A run that ended: its exit status (or minus the signal that killed it, as subprocess
+    says it), and what it printed."""
 
     returncode: int
     stdout: str
     stderr: str
-    collected: tuple[str, ...] = ()
 
 
 def _send(connection: socket.socket, message: dict, fds: list[int] = ()) -> None:
@@ -256,7 +255,9 @@ def serve(listening_fd: int, modules: list[str]) -> int:
             return 0  # whoever started the server is gone
         if listener in ready:
             connection, _ = listener.accept()
-            with connection, contextlib.suppress(ServerGone, OSError, ValueError):
+            # A malformed request ends its connection, never the server.
+            with connection, contextlib.suppress(ServerGone, OSError, ValueError, KeyError,
+                                                 TypeError):
                 _serve_one(connection, listener)
 
 
@@ -401,4 +402,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    del sys.path[0]  # this file's folder: its modules are no top-level names of the runs
     sys.exit(main(sys.argv[1:]))
