@@ -210,3 +210,24 @@ def test_the_graders_runs_are_sandboxed_and_leave_nothing_running():
                         f"{limits.cpu_seconds + 5}) None {server}")] * 2
     assert processes_of(box.account.pw_uid) == []
     assert not box.directory.exists()
+
+
+@needs_root
+def test_a_run_can_neither_read_its_server_nor_stop_the_next_run():
+    """The server is not dumpable: a run (the slot user, as the server) cannot read its
+    memory or environment. A run that kills it fails alone; the next run gets a new one."""
+    box = Sandbox(GradingLimits())
+    peek = ("import os\ntry:\n    open(f'/proc/{os.getppid()}/environ', 'rb').read()\n"
+            "    print('read')\nexcept PermissionError:\n    print('refused')")
+    try:
+        peeked, _ = box.run_module("timeit", code(peek), {}, "r.txt", 30)
+        first = box._server.process.pid
+        with pytest.raises(fork_server.ServerGone):
+            box.run_module("timeit", code("import os, signal; os.kill(os.getppid(), "
+                                          "signal.SIGKILL)"), {}, "r.txt", 30)
+        after, _ = box.run_module("timeit", code("print('served')"), {}, "r.txt", 30)
+        second = box._server.process.pid
+    finally:
+        box.close()
+    assert peeked.stdout.startswith("refused"), peeked
+    assert after.stdout.startswith("served") and second != first
