@@ -216,6 +216,25 @@ def test_a_child_runs_as_the_slot_user_inside_the_limits(tmp_path, monkeypatch):
     assert processes_of(slot_uid()) == []
 
 
+def test_an_orphan_of_the_sandbox_is_the_graders_to_reap_not_pid_1s(tmp_path):
+    """A process whose parent died (a kernel's check server, a student's daemon) is adopted
+    by the grader, whose clean-up reaps it when it kills it, instead of waiting for PID 1
+    (seconds on some machines)."""
+    orphaning = ("import subprocess\n"  # its output not ours, or run() would wait for it
+                 "print(subprocess.Popen(['sleep', '600'], stdout=subprocess.DEVNULL, "
+                 "stderr=subprocess.DEVNULL).pid)")
+    with sandbox(GradingLimits(**SMALL)) as box:
+        run = subprocess.run(box.command([sys.executable, "-I", "-c", orphaning]),
+                             env=box.environment, cwd=box.directory, capture_output=True,
+                             text=True, check=True, timeout=60)
+        orphan = int(run.stdout)
+        status = Path(f"/proc/{orphan}/status").read_text()
+        assert f"\nPPid:\t{os.getpid()}\n" in status, status
+    assert processes_of(slot_uid()) == []
+    with pytest.raises(ChildProcessError):  # reaped already, by the clean-up
+        os.waitpid(orphan, os.WNOHANG)
+
+
 def test_check_ready_names_the_missing_users_and_how_to_add_them():
     stoppers, weaknesses = check_ready(GradingLimits(user="digitlab-nobody"), 2)
     assert weaknesses == []

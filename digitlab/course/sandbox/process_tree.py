@@ -7,6 +7,8 @@ group), and the kill sweep reaches whatever left the cgroup's view, as the slot 
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import signal
 import time
@@ -16,6 +18,27 @@ from pathlib import Path
 from digitlab.course.sandbox.limits import GradingLimits
 
 CGROUPS = Path("/sys/fs/cgroup")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@functools.cache
+def adopt_orphans() -> None:
+    """Make this process the reaper of its descendants' orphans (once per process).
+
+    A sandboxed process whose parent dies (a check server when its kernel is killed, a
+    student's daemon) is otherwise adopted by PID 1, which on some machines reaps it seconds
+    later (about 1.9 s on this project's micro-VMs), and the clean-up waits until /proc shows
+    it gone. Adopted here, the clean-up reaps what it kills at once (reap).
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap(pids) -> None:
+    """Collect the exit of each of pids that is a child of this process and has ended (an
+    adopted orphan); the others are left to their parents."""
+    for pid in pids:
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 class Cgroup:
@@ -90,6 +113,7 @@ class Cgroup:
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.01)
+            reap(members)
 
     def remove(self) -> None:
         for folder in self.folders:
@@ -135,6 +159,7 @@ def kill_processes_of(uid: int, wait: float = 5.0) -> list[int]:
             finally:
                 os._exit(0)
         os.waitpid(child, 0)
+        reap(processes_of(uid))
         left = processes_of(uid)
         if not left or time.monotonic() > deadline:
             return left

@@ -56,6 +56,7 @@ from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.process_tree import (
     CGROUPS,
     Cgroup,
+    adopt_orphans,
     kill_processes_of,
     processes_of,
 )
@@ -304,6 +305,7 @@ class Sandbox:
         self._private: Path | None = None  # the grader's own files for run_module
         self._runs = 0
         if limits.enabled and self.machine.root:
+            adopt_orphans()  # so the clean-up reaps what it kills, not PID 1 seconds later
             self.account, self._lock = _claim_user(limits)
             self._clear_leftovers()
         self.directory = Path(tempfile.mkdtemp(prefix=PREFIX))
