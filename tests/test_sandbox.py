@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from lab_browser import require_root
 from nbformat.v4 import new_code_cell, new_notebook
+from notebook_factory import reference_answer, write_notebook
 from traitlets.config import Config
 
 from digitlab.course.checks.score_submission import KEY_VARIABLE
@@ -26,6 +27,7 @@ from digitlab.course.sandbox.bounded_execute import ERROR_NAME, LimitedExecute
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits, MiB
 from digitlab.course.sandbox.process_tree import processes_of
 from digitlab.course.sandbox.sandbox import Sandbox, check_ready, sandbox
+from digitlab.student import NOTEBOOK_01
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
 # clean-up kills every process of the slot user, so these tests keep to their own slot.
@@ -100,6 +102,20 @@ def test_a_grading_kernel_starts_without_the_debugger(tmp_path):
                                     "print(sys.modules.get('debugpy', 'absent'), "
                                     "importlib.util.find_spec('launch_kernel'))")
     assert text(outputs[0]) == "None None\n", outputs
+    assert hits == {}
+
+
+def test_a_hidden_check_runs_in_a_kernel_whose_folder_its_user_cannot_reach_by_path(
+        tmp_path):
+    """A kernel is given its folder by root; here (pytest's tmp_path) the slot user cannot
+    traverse the folders above it, and the check, run by the kernel's fork server, still
+    reads the notebook in it."""
+    assert os.stat(tmp_path.parents[1]).st_mode & 0o001 == 0  # pytest-of-root: 0700
+    write_notebook(tmp_path / NOTEBOOK_01, reference_answer())
+    outputs, hits = grade(tmp_path, "from digitlab.course.hidden_check import check\n"
+                                    "check('backward_check', '--quantity', 'all', '--layers', "
+                                    "'3x2', '--batch-sizes', '2', '--seed', '1')")
+    assert text(outputs[0]) == "PASSED\n", outputs
     assert hits == {}
 
 

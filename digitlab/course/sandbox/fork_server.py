@@ -128,11 +128,17 @@ def run_as_main(module: str, argv: list[str]) -> int:
     return 0
 
 
-def become_child(stdio: list[int], folder: str, environment: dict[str, str],
+def become_child(stdio: list[int], folder: str | int, environment: dict[str, str],
                  new_group: bool = True) -> None:
-    """In a freshly forked child: its own standard streams, working folder and environment,
-    no other descriptor, the default handling of interrupts, and with new_group a process
-    group of its own (else its parent's, whose interrupts then reach it)."""
+    """In a freshly forked child: its working folder (a path, or a descriptor of it: the
+    caller's may lie below folders this user cannot traverse), its own standard streams and
+    environment, no other descriptor, the default handling of interrupts, and with
+    new_group a process group of its own (else its parent's, whose interrupts then reach
+    it)."""
+    if isinstance(folder, int):
+        os.fchdir(folder)
+    else:
+        os.chdir(folder)
     if new_group:
         os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -144,7 +150,6 @@ def become_child(stdio: list[int], folder: str, environment: dict[str, str],
     sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's for its whole life
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
-    os.chdir(folder)
     os.environ.clear()
     os.environ.update(environment)
     _prctl(PR_SET_DUMPABLE, 1)  # as a process started afresh
@@ -188,13 +193,14 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
     """Receive one request, run it in a forked child, reply with its status."""
     request, fds = _receive(connection, with_fds=True)
     open_fds = set(fds)  # each closed once, here or in finally
-    own_folder = request.get("cwd") is None
-    folder = Path(tempfile.mkdtemp(prefix="run-") if own_folder else request["cwd"])
+    own_folder = not request.get("cwd")
+    folder = Path(tempfile.mkdtemp(prefix="run-")) if own_folder else None
     try:
         files, collect = list(request.get("files", [])), list(request.get("collect", []))
-        if len(fds) != 3 + len(files) + len(collect):
+        fixed = 3 if own_folder else 4  # stdin, stdout, stderr, and the caller's folder
+        if len(fds) != fixed + len(files) + len(collect):
             raise ServerGone(f"{len(fds)} descriptors for {len(files)} files")
-        stdio, given, wanted = fds[:3], fds[3:3 + len(files)], fds[3 + len(files):]
+        stdio, given, wanted = fds[:3], fds[fixed:fixed + len(files)], fds[fixed + len(files):]
         for name, fd in zip(files, given, strict=True):
             _copy_in(fd, folder / name)
         pid = os.fork()
@@ -203,8 +209,10 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
             try:
                 connection.close()
                 listener.close()
-                become_child(stdio, str(folder), request["env"])
+                become_child(stdio, str(folder) if own_folder else fds[3], request["env"])
                 code = run_as_main(request["module"], request["argv"])
+            except BaseException:  # noqa: BLE001 - the run could not start: say why
+                traceback.print_exc()
             finally:
                 _exit_child(code)
         for fd in stdio:  # the child's now: its end of file is the caller's
@@ -315,12 +323,18 @@ def request(socket_path: str | Path, module: str, argv: list[str], *, env: dict[
     ServerGone when the server does not answer.
     """
     files, collect = files or {}, collect or {}
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection, \
+            contextlib.ExitStack() as opened:
         try:
+            folder = []
+            if cwd is not None:  # as a descriptor: the server may not reach it by its path
+                folder = [os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)]
+                opened.callback(os.close, folder[0])
             connection.connect(str(socket_path))
-            _send(connection, {"module": module, "argv": argv, "env": env, "cwd": cwd,
-                               "files": list(files), "collect": list(collect)},
-                  [*stdio, *files.values(), *collect.values()])
+            _send(connection, {"module": module, "argv": argv, "env": env,
+                               "cwd": cwd is not None, "files": list(files),
+                               "collect": list(collect)},
+                  [*stdio, *folder, *files.values(), *collect.values()])
             ready, _, _ = select.select([connection], [], [], timeout)
             if not ready:
                 connection.shutdown(socket.SHUT_WR)  # the server kills the run
@@ -391,8 +405,10 @@ def main(argv: list[str]) -> int:
         return serve(int(argv[1]), argv[2:])
     if len(argv) >= 3 and argv[0] == "run":
         try:
+            # ".", not its path: a kernel is given its folder by root, and its user may
+            # not traverse the folders above it.
             status, _ = request(argv[1], argv[2], argv[3:], env=dict(os.environ),
-                                stdio=(0, 1, 2), cwd=os.getcwd())
+                                stdio=(0, 1, 2), cwd=".")
         except ServerGone as error:
             print(error, file=sys.stderr)
             return 1
