@@ -14,7 +14,9 @@ student, each in the grading sandbox) and prints, for the local pool:
 - the CPU seconds per student, of all its processes (nbgrader, kernels, checks): a figure
   that other work on the machine changes less than the wall times;
 - the speed-up over the first --jobs value and the load average before and after, since
-  other work on the machine slows every figure.
+  other work on the machine slows every figure;
+- how many students got how many points: a grading whose checks fail can be fast, and
+  must not pass for a speed-up.
 
 Then, unless --no-breakdown, it autogrades the first student once more under cProfile (the
 same command grade_class starts) and splits that run's wall time into phases: nbgrader's
@@ -37,6 +39,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -124,6 +127,9 @@ def main() -> None:
             result = grade_class(course, ASSIGNMENT, jobs=jobs)
             cpu = (children_cpu() - cpu) / args.students
             failed = sum(student.record.status != "graded" for student in result.results)
+            # A grading that fails its checks can be fast: the points show that it did not.
+            points = Counter(student.score.score for student in result.results
+                             if student.score is not None)
             first = first or result.seconds
             per_core = result.seconds * jobs / args.students
             print(f"local pool, --jobs {jobs}: {result.seconds:.1f} s, "
@@ -131,7 +137,8 @@ def main() -> None:
                   f"{per_core:.1f} s per student per core "
                   f"({3600 / per_core:.0f} students per hour per core), "
                   f"{cpu:.1f} CPU s per student, "
-                  f"speed-up {first / result.seconds:.2f}x, {failed} not graded; "
+                  f"speed-up {first / result.seconds:.2f}x, {failed} not graded, "
+                  f"points {', '.join(f'{n} x {score:g}' for score, n in sorted(points.items()))}; "
                   f"load average after: {load()}", flush=True)
         if args.breakdown:
             phases = breakdown(course, "student000")
