@@ -8,7 +8,6 @@ group), and the kill sweep reaches whatever left the cgroup's view, as the slot 
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 import signal
 import time
@@ -21,16 +20,25 @@ CGROUPS = Path("/sys/fs/cgroup")
 PR_SET_CHILD_SUBREAPER = 36
 
 
-@functools.cache
-def adopt_orphans() -> None:
-    """Make this process the reaper of its descendants' orphans (once per process).
+_adopting = 0  # the sandboxes open in this process that adopt orphans
+
+
+def adopt_orphans(adopt: bool) -> None:
+    """While any sandbox of this process is open, make it the reaper of its descendants'
+    orphans (adopt: one more sandbox open; else one fewer).
 
     A sandboxed process whose parent dies (a check server when its kernel is killed, a
     student's daemon) is otherwise adopted by PID 1, which on some machines reaps it seconds
     later (about 1.9 s on this project's micro-VMs), and the clean-up waits until /proc shows
-    it gone. Adopted here, the clean-up reaps what it kills at once (reap).
+    it gone. Adopted here, the clean-up reaps what it kills at once (reap). Only while a
+    sandbox is open: a long-lived process (a test session) that stayed a reaper would adopt
+    the orphans of graders it merely started, never reap them, and a zombie of a slot user
+    would stop every later sandbox of that user.
     """
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    global _adopting
+    _adopting += 1 if adopt else -1
+    if _adopting == (1 if adopt else 0):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(adopt), 0, 0, 0)
 
 
 def reap(pids) -> None:

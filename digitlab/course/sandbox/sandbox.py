@@ -304,10 +304,16 @@ class Sandbox:
         self._server: fork_server.Server | None = None  # run_module's, once started
         self._private: Path | None = None  # the grader's own files for run_module
         self._runs = 0
-        if limits.enabled and self.machine.root:
-            adopt_orphans()  # so the clean-up reaps what it kills, not PID 1 seconds later
-            self.account, self._lock = _claim_user(limits)
-            self._clear_leftovers()
+        self._adopting = limits.enabled and self.machine.root
+        if self._adopting:
+            adopt_orphans(True)  # so the clean-up reaps what it kills, not PID 1 seconds later
+            try:
+                self.account, self._lock = _claim_user(limits)
+                self._clear_leftovers()
+            except BaseException:
+                adopt_orphans(False)
+                self._adopting = False
+                raise
         self.directory = Path(tempfile.mkdtemp(prefix=PREFIX))
         self._record(self.directory.name)
         try:
@@ -479,6 +485,8 @@ class Sandbox:
         if self._lock is not None:
             self._record("")
             self._lock.close()  # releases the flock
+        if self._adopting:
+            adopt_orphans(False)
         if left:  # they would count against the next kernel's process limit
             raise SandboxError(f"processes of {self.account.pw_name} survived the clean-up: "
                                f"{left}")
