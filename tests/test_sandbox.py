@@ -8,6 +8,7 @@ and fail under CI=true, where .ci/run runs as root and creates the grading users
 
 import itertools
 import logging
+import os
 import pwd
 import subprocess
 import sys
