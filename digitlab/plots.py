@@ -5,26 +5,25 @@ spread, digit galleries and confusion matrices.
 Curves never mislead by their scale: accuracy runs from 0 to 100% with a labelled chance
 line, and loss is drawn on a log axis.
 
-This is the only module that imports matplotlib. Every function returns a new
-matplotlib.figure.Figure built without pyplot: no global state, nothing to close, and it
-works headless. Jupyter shows it inline when it is the value of a cell (see InlineFigure).
+Every function returns a new matplotlib.figure.Figure built without pyplot: no global
+state, nothing to close, and it works headless. Jupyter shows it inline when it is the value
+of a cell (see new_figure). matplotlib is imported by the first figure drawn, not by this
+module: the lab's notebooks import their plots at the top, and a graded run that draws
+nothing (heavy experiments are skipped under nbgrader) never imports it.
 Every plot stays readable without colour: the Okabe-Ito palette (safe for colour-blind
 readers) plus a distinct line style and marker for each series.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from digitlab.data.splits import CLASSES, IMAGE_SIDE, PIXELS
 from digitlab.history import History
@@ -32,6 +31,10 @@ from digitlab.layers import ReLU, Sigmoid
 from digitlab.metrics import as_digits, confusion_counts
 from digitlab.settings import TrainingSettings
 from digitlab.stats import PairedComparison, as_points, paired_differences
+
+if TYPE_CHECKING:  # annotations only: matplotlib loads with the first figure (new_figure)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # Okabe-Ito, ordered so that neighbouring series differ most; yellow is faint on white, so last.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -48,15 +51,26 @@ _GRADIENT_TITLE = (f"{GRADIENT_MEASURE}, sqrt(mean(grad_weights²)), per layer\n
                    "(mean over each epoch's minibatches)")
 
 
-class InlineFigure(Figure):
-    """A Figure that Jupyter shows as a picture even when pyplot was never imported.
+def new_figure(**options) -> Figure:
+    """matplotlib.figure.Figure(**options) that Jupyter shows as a picture even when pyplot
+    was never imported.
 
     Jupyter learns to draw Figures only when pyplot loads its inline backend; until then
     a plain Figure shows as the text "<Figure size 700x450 with 1 Axes>".
     """
+    return _inline_figure_class()(**options)
 
-    def _repr_png_(self) -> bytes:
-        return png_bytes(self)
+
+@functools.cache
+def _inline_figure_class() -> type[Figure]:
+    """The Figure subclass behind new_figure, made (and matplotlib imported) on first use."""
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            return png_bytes(self)
+
+    return InlineFigure
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -79,7 +93,7 @@ def learning_curves(history: History) -> Figure:
     stop are printed under the plots, so they travel with the figure.
     """
     _check_histories([history])
-    fig = InlineFigure(figsize=(10, 4), layout="constrained")
+    fig = new_figure(figsize=(10, 4), layout="constrained")
     for ax, quantity in zip(fig.subplots(1, 2), ("loss", "accuracy"), strict=True):
         _epoch_axes(ax, quantity)
         for part in ("train", "validation"):
@@ -117,7 +131,7 @@ def compare_runs(
     elif len(labels) != len(histories):
         raise ValueError(f"Give one label per history: {len(labels)} labels for "
                          f"{len(histories)} histories.")
-    fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
+    fig = new_figure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
     _draw_runs(ax, histories, metric, labels)
     ax.set_title(_title(_metric_name(metric).capitalize(), shared))
@@ -138,7 +152,7 @@ def compare_curves(
     for metric in metrics:
         _check_metric(metric)
     shared, labels = _split_settings([history.settings for history in histories])
-    fig = InlineFigure(figsize=(11, 4), layout="constrained")
+    fig = new_figure(figsize=(11, 4), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
         _draw_runs(ax, histories, metric, labels)
@@ -157,7 +171,7 @@ def gradient_rms(history: History) -> Figure:
     """
     _check_histories([history])
     rms = np.array(history.grad_rms)
-    fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
+    fig = new_figure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
     _epoch_axes(ax, f"{GRADIENT_MEASURE} (log scale)")
     ax.set_yscale("log")
@@ -177,12 +191,13 @@ def gradient_rms_heatmap(history: History) -> Figure:
     darker than the output layer's. The colour map (viridis) also reads in greyscale, and
     the colour bar gives the scale in powers of ten.
     """
+    from matplotlib.ticker import MaxNLocator
     _check_histories([history])
     rms = np.array(history.grad_rms)
     # log10 of 0 (a layer with dead units only) would be -inf; the smallest float is clearer.
     logs = np.log10(np.maximum(rms, np.finfo(float).tiny)).T
     epochs, layers = rms.shape
-    fig = InlineFigure(figsize=(8.5, 1.2 + 0.45 * layers), layout="constrained")
+    fig = new_figure(figsize=(8.5, 1.2 + 0.45 * layers), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(logs, cmap="viridis", aspect="auto", interpolation="nearest",
                       extent=(0.5, epochs + 0.5, layers - 0.5, -0.5))
@@ -206,7 +221,7 @@ def activation_slopes(reach: float = 4.0) -> Figure:
         raise ValueError(f"reach must be a positive number (the largest |z| drawn); "
                          f"got {reach!r}.")
     z = np.linspace(-reach, reach, 801)[np.newaxis, :]  # (1, 801): one example, 801 units
-    fig = InlineFigure(figsize=(10, 4), layout="constrained")
+    fig = new_figure(figsize=(10, 4), layout="constrained")
     values, slopes = fig.subplots(1, 2)
     for ax in (values, slopes):
         ax.set_prop_cycle(**_SERIES_STYLES)
@@ -255,7 +270,7 @@ def backprop_chain(settings: TrainingSettings,
             boxes.append((symbol, f"(N, {sizes[k]})", None))
     boxes.append(("softmax +", "cross-entropy", None))
 
-    fig = InlineFigure(figsize=(1.25 * len(boxes) + 0.5, 4.6), layout="constrained")
+    fig = new_figure(figsize=(1.25 * len(boxes) + 0.5, 4.6), layout="constrained")
     ax = fig.subplots()
     ax.set_axis_off()
     ax.set_xlim(-0.6, len(boxes) - 0.4)
@@ -325,7 +340,7 @@ def seed_spread(histories: Sequence[History], metric: str = "validation_accuracy
     runs = np.array([getattr(history, metric)[:common] for history in histories])
     finals = np.array([getattr(history, metric)[-1] for history in histories])
 
-    fig = InlineFigure(figsize=(8.5, 4.5), layout="constrained")
+    fig = new_figure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
     _epoch_axes(ax, metric)
     for history, label in zip(histories, labels, strict=True):
@@ -361,6 +376,7 @@ def final_accuracies(
     a 95% interval of the mean, drawn as a bar with end caps, or None to draw none. The
     intervals are given, not computed here: the lab has students compute them.
     """
+    from matplotlib.ticker import PercentFormatter
     if not len(settings) == len(accuracies) == len(intervals) >= 1:
         raise ValueError(f"Give one row of settings, accuracies and interval per setting; got "
                          f"{len(settings)}, {len(accuracies)} and {len(intervals)}.")
@@ -368,7 +384,7 @@ def final_accuracies(
     shared = [phrase for phrase in shared if not phrase.startswith("seed ")]
     if len(settings) == 1:
         labels = [""]  # the title states the settings; "run 1" would say nothing
-    fig = InlineFigure(figsize=(8.5, 1.6 + 0.7 * len(settings)), layout="constrained")
+    fig = new_figure(figsize=(8.5, 1.6 + 0.7 * len(settings)), layout="constrained")
     ax = fig.subplots()
     rows = np.arange(len(settings))
     for row, values, interval in zip(rows, accuracies, intervals, strict=True):
@@ -406,11 +422,12 @@ def seed_pairs(
     seed does to both settings alike. Right, the per-seed differences (second minus first)
     with the 95% interval of their mean beside a line at 0, which it excludes or not.
     """
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
     differences = paired_differences(*accuracies)
     shared, labels = _split_settings([each.replace(seed=0) for each in settings])
     shared = [phrase for phrase in shared if not phrase.startswith("seed ")]
     seeds = len(differences)
-    fig = InlineFigure(figsize=(10, 4.8), layout="constrained")
+    fig = new_figure(figsize=(10, 4.8), layout="constrained")
     pairs, gaps = fig.subplots(1, 2, gridspec_kw={"width_ratios": (3, 2)})
     for ax in (pairs, gaps):
         ax.set_prop_cycle(**_SERIES_STYLES)
@@ -476,7 +493,7 @@ def digit_gallery(
     shown = min(len(images), max_images)
     columns = min(columns, shown)
     rows = math.ceil(shown / columns)
-    fig = InlineFigure(figsize=(1.1 * columns, 1.3 * rows + 0.5), layout="constrained")
+    fig = new_figure(figsize=(1.1 * columns, 1.3 * rows + 0.5), layout="constrained")
     both = labels is not None and predictions is not None
     wrong_count = 0
     for index in range(shown):
@@ -516,7 +533,7 @@ def confusion_matrix(
     settings: the network behind the predictions, for the title.
     """
     counts = confusion_counts(labels, predictions)
-    fig = InlineFigure(figsize=(6.5, 5.5), layout="constrained")
+    fig = new_figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(counts, cmap="Blues")  # one hue, light to dark: readable in greyscale
     fig.colorbar(image, ax=ax, label="images (blank cell = 0)")
@@ -595,6 +612,7 @@ def _format(metric: str, value: float) -> str:
 
 def _epoch_axes(ax: Axes, quantity: str) -> None:
     """Label ax for `quantity` (a metric or a plain name) per epoch; accuracy as percent."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
     ax.set_prop_cycle(**_SERIES_STYLES)
     ax.set_xlabel("epoch")
     ax.set_ylabel(_metric_name(quantity))
@@ -630,6 +648,7 @@ def _honest_scale(ax: Axes, quantity: str) -> None:
 def _plain_log_labels(ax: Axes) -> None:
     """Label ax's log y axis 0.5, 1, 2 rather than 5×10⁻¹, 10⁰, 2×10⁰: every power of ten,
     and 2, 3 and 5 times one when matplotlib would label minor ticks (few decades shown)."""
+    from matplotlib.ticker import FuncFormatter
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     chooser = ax.yaxis.get_minor_formatter()
 
@@ -685,7 +704,9 @@ def linear_layer_diagram() -> Figure:
     left), with the shape of every array: x (N, in), W (in, out), b (1, out), output (N, out),
     and the three gradients backward produces. Shapes only, no formula for a gradient.
     """
-    fig = InlineFigure(figsize=(11, 5.6), layout="constrained")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyBboxPatch
+    fig = new_figure(figsize=(11, 5.6), layout="constrained")
     ax = fig.subplots()
     ax.set(xlim=(0, 12.4), ylim=(-1.6, 6.1), aspect="equal")
     ax.axis("off")

@@ -53,3 +53,16 @@ def test_the_core_imports_without_matplotlib_or_ipywidgets():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_matplotlib_loads_with_the_first_figure_not_with_the_plots_import():
+    """The notebooks import their plots at the top; a graded run draws none of the heavy
+    experiments' figures, so its kernels never pay for matplotlib's import."""
+    probe = ("import sys\n"
+             "from digitlab.plots import learning_curves, linear_layer_diagram\n"
+             "print('matplotlib' in sys.modules)\n"
+             "figure = linear_layer_diagram()\n"
+             "print('matplotlib' in sys.modules, figure._repr_png_()[:4])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split("\n")[:2] == ["False", "True b'\\x89PNG'"]

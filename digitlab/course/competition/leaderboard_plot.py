@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from digitlab.course.competition.leaderboard import Row
-from digitlab.plots import PALETTE, InlineFigure
+from digitlab.plots import PALETTE, new_figure
 
 # (attribute of Score, legend label, colour, marker, line style, filled); the ranked-by one
 # first. The public marks are hollow so that a private mark under them stays visible.
@@ -30,7 +30,7 @@ def leaderboard_figure(rows: list[Row], which: str, title: str) -> Figure:
     gap between a student's two marks shows over-tuning to the public board.
     """
     ranked = [row for row in rows if row.rank is not None]
-    fig = InlineFigure(figsize=(8, 4.5), layout="constrained")
+    fig = new_figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
     ranks = [row.rank for row in ranked]
     for attribute, label, colour, marker, linestyle, filled in _SERIES[which]:

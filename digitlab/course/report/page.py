@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from digitlab.course.grading.integrity import KINDS
 from digitlab.course.report.class_report import REPORT_KINDS, ClassReport, summary_statistics
-from digitlab.plots import PALETTE, InlineFigure, png_bytes
+from digitlab.plots import PALETTE, new_figure, png_bytes
 
 TOP_CELLS = 10
 TOP_DIAGNOSES = 10
@@ -33,7 +33,7 @@ def score_histogram(report: ClassReport) -> Figure:
     """How many students (y) reached each total score (x, bins of one point)."""
     totals = [s.total for s in report.scores if s.total is not None]
     top = max(summary_statistics(report)["max_total"], 1.0)
-    fig = InlineFigure(figsize=(7, 3.5), layout="constrained")
+    fig = new_figure(figsize=(7, 3.5), layout="constrained")
     ax = fig.subplots()
     ax.hist(totals, bins=np.arange(0, np.ceil(top) + 2) - 0.5, color=PALETTE[0],
             edgecolor="black", hatch="//")
@@ -48,7 +48,7 @@ def failed_cells_chart(report: ClassReport, top: int = TOP_CELLS) -> Figure:
     """Students who failed (wrong answer) or errored (crash, not written) on each of the
     `top` most-failed test cells, as stacked horizontal bars, the most failed on top."""
     cells = [c for c in report.cells if c.failed + c.errored][:top][::-1]
-    fig = InlineFigure(figsize=(7, 1.2 + 0.4 * max(len(cells), 1)), layout="constrained")
+    fig = new_figure(figsize=(7, 1.2 + 0.4 * max(len(cells), 1)), layout="constrained")
     ax = fig.subplots()
     labels = [f"{c.notebook[:2]} {c.grade_id}" for c in cells]
     failed = [c.failed for c in cells]
