@@ -1,8 +1,22 @@
-"""Shared fixtures, and tests/ on sys.path so tests can import reference.py: the correct
-backward that never ships in the package."""
+"""Shared fixtures, tests/ on sys.path so tests can import reference.py (the correct
+backward that never ships in the package), and how pytest-xdist shares the work.
 
+pyproject.toml runs the suite on two workers (`-n 2 --dist loadscope`): each module runs
+whole on one worker, so its module-scoped class gradings are made once, and the longest
+modules start first so that the short ones fill the end. The session's graded_course is
+graded once for both workers. Gradings on the two workers share the grading users (each
+sandbox claims a free one); tests/test_sandbox.py needs every user free, so it holds them
+alone while no other module runs (grading_users).
+"""
+
+import contextlib
+import fcntl
+import os
 import re
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +32,53 @@ from course_builder import (  # noqa: E402
 )
 
 import digitlab  # noqa: E402 - after the path, like every test module
+
+# The modules that hold the grading users alone: they assert which user their sandbox gets
+# and that none of its processes is left, and one test claims every user.
+ALONE = ("test_sandbox",)
+# A short module that the other worker starts with, so that ALONE (first) takes the users
+# before a long grading module could.
+SHORT_START = ("test_layers",)
+# The modules that run longest, started next in this order; the rest follow in pytest's order.
+LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_class",
+           "test_report", "test_hub", "test_grade_class", "test_grading_budget",
+           "test_lms_export", "test_hidden_feedback", "test_verify_outside", "test_preview")
+LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = [*ALONE, *SHORT_START, *LONGEST]
+
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return first.index(module) if module in first else len(first)
+
+    items.sort(key=rank)  # stable: within a module, pytest's order stays
+
+
+@contextlib.contextmanager
+def grading_users(alone: bool = False, *, at_gate: bool = True) -> Iterator[None]:
+    """Hold the grading users, shared with the other worker's modules or alone.
+
+    A module waiting to be alone holds the gate, so no new module starts beside it while it
+    waits for those already running. at_gate=False is for a grading inside a module that
+    already holds them shared (passing the gate there could wait on the very module).
+    """
+    LOCKS.mkdir(mode=0o700, exist_ok=True)
+    with open(LOCKS / "gate", "a") as gate, open(LOCKS / "users", "a") as users:
+        if at_gate:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(users, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # closing the files releases both locks
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_grading_users(request) -> Iterator[None]:
+    """Every module holds the grading users while it runs (see grading_users)."""
+    with grading_users(alone=request.module.__name__ in ALONE):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +103,37 @@ def report_course(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def graded_course(report_course):
+def graded_course(report_course, tmp_path_factory):
     """report_course after one real `nbgrader autograde` (about a minute), with the
-    tree_digest of submitted/ taken before it."""
-    before = tree_digest(report_course / "submitted")
-    result = nbgrader(report_course, "autograde", ASSIGNMENT, check=False)
+    tree_digest of submitted/ taken before it.
+
+    Graded once per run: under xdist the first worker to need it grades and keeps a copy in
+    the run's shared folder; the other worker waits for it and takes the copy instead.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return report_course, _autograde_report_course(report_course)
+    shared = tmp_path_factory.getbasetemp().parent / "graded-course"  # this run's, not a past one's
+    with open(f"{shared}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if shared.exists():
+            shutil.rmtree(report_course)
+            shutil.copytree(shared / "course", report_course, symlinks=True)
+        else:
+            digest = _autograde_report_course(report_course)
+            shutil.copytree(report_course, shared / "course", symlinks=True)
+            (shared / "submitted.digest").write_text(digest)
+    return report_course, (shared / "submitted.digest").read_text()
+
+
+def _autograde_report_course(course: Path) -> str:
+    """Autograde the report class in place; the tree_digest of submitted/ before it."""
+    before = tree_digest(course / "submitted")
+    # Session-scoped, so made before its module's users are held: it holds them itself.
+    with grading_users(at_gate=False):
+        result = nbgrader(course, "autograde", ASSIGNMENT, check=False)
     # nbgrader 0.9.6 cannot grade a corrupt notebook, and says so (`digitlab grade` leaves
     # such a notebook out of its staged copy instead). A duplicated test cell is graded.
     failed = set(re.findall(r"error processing assignment '[^']+' for student '(\w+)'",
                             result.stderr))
     assert (result.returncode, failed) == (1, {"corrupt"}), result.stderr[-3000:]
-    return report_course, before
+    return before
