@@ -1,6 +1,7 @@
 """How long `digitlab grade` takes for a class, and where one student's time goes.
 
     .venv/bin/python benchmarks/class_grading.py [--students 40] [--jobs 1 2] [--no-breakdown]
+                                                 [--dask]
 
 Builds a throwaway course (the real config and notebooks), releases the assignment and
 submits a class of complete submissions: the reference solutions, every fifth with the seed's
@@ -18,6 +19,13 @@ student, each in the grading sandbox) and prints, for the local pool:
 - how many students got how many points: a grading whose checks fail can be fast, and
   must not pass for a speed-up.
 
+With --dask the gradebook is a throwaway PostgreSQL server instead (a Dask cluster's hosts
+share it), and after the local pool the class is graded again on a real two-worker Dask
+cluster on 127.0.0.1: a `dask scheduler` and two `digitlab worker --slots 1`, through
+`digitlab grade --scheduler` (cluster.grade_on_cluster, --force). Its line gives the same
+figures, with 2 cores; its CPU includes the workers' own (their start and Dask's traffic),
+counted once they have stopped.
+
 Then, unless --no-breakdown, it autogrades the first student once more under cProfile (the
 same command grade_class starts) and splits that run's wall time into phases: nbgrader's
 start (the process's start-up, imports and configuration), kernel starts and shutdowns (the
@@ -33,13 +41,16 @@ cores. This prints figures; it is not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pstats
 import resource
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -52,8 +63,11 @@ from course_builder import (  # noqa: E402 - the course tooling for tests lives 
     solved_release,
     submit,
 )
+from lab_browser import free_port  # noqa: E402
+from postgres_server import find_bindir, postgres_server  # noqa: E402
 
-from digitlab.course.grading.grade import grade_class  # noqa: E402
+from digitlab.course.grading.cluster import grade_on_cluster  # noqa: E402
+from digitlab.course.grading.grade import ClassResult, grade_class  # noqa: E402
 from digitlab.course.grading.gradebook import (  # noqa: E402
     nbgrader_command,
     nbgrader_environment,
@@ -83,6 +97,56 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@contextlib.contextmanager
+def two_worker_cluster(course: Path, db_url: str, logs: Path) -> Iterator[str]:
+    """A `dask scheduler` and two one-slot `digitlab worker`s on 127.0.0.1, joined; yields
+    the scheduler's address, and stops them all (and waits for them) on leaving."""
+    from distributed import Client
+
+    port, bin_folder = free_port(), Path(sys.executable).parent
+    address = f"tcp://127.0.0.1:{port}"
+    commands = [[str(bin_folder / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                 str(port), "--no-dashboard"]] + [
+        [sys.executable, "-m", "digitlab.cli", "worker", address, "--slots", "1",
+         "--course", str(course), "--db-url", db_url]] * 2
+    processes = []
+    try:
+        for number, command in enumerate(commands):
+            with open(logs / f"dask-{number}.log", "w") as log:
+                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                  start_new_session=True))
+            if number == 0:
+                time.sleep(2)  # the scheduler listens before the workers look for it
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):  # the workers first, then the scheduler
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def report(what: str, result: ClassResult, cores: int, students: int, cpu: float,
+           first: float) -> None:
+    """One line of figures for one grading of the class."""
+    failed = sum(student.record.status != "graded" for student in result.results)
+    # A grading that fails its checks can be fast: the points show that it did not.
+    points = Counter(student.score.score for student in result.results
+                     if student.score is not None)
+    per_core = result.seconds * cores / students
+    print(f"{what}: {result.seconds:.1f} s, {result.seconds / students:.1f} s per student, "
+          f"{per_core:.1f} s per student per core "
+          f"({3600 / per_core:.0f} students per hour per core), "
+          f"{cpu / students:.1f} CPU s per student, "
+          f"speed-up {first / result.seconds:.2f}x, {failed} not graded, "
+          f"points {', '.join(f'{n} x {score:g}' for score, n in sorted(points.items()))}; "
+          f"load average after: {load()}", flush=True)
+
+
 def cumulative(stats: pstats.Stats, functions: list[tuple[str, str]]) -> float:
     """The summed cumulative seconds of the functions (each file's end and name)."""
     return sum(row[3] for (file, _, name), row in stats.stats.items()
@@ -110,36 +174,40 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-breakdown", dest="breakdown", action="store_false",
                         help="skip the profiled autograde of one student")
+    parser.add_argument("--dask", action="store_true",
+                        help="on a throwaway PostgreSQL gradebook, and then on a two-worker "
+                             "Dask cluster on 127.0.0.1 too")
     args = parser.parse_args()
-    os.environ.pop("DIGITLAB_DB_URL", None)  # always the course's SQLite gradebook
-    with tempfile.TemporaryDirectory() as folder:
+    os.environ.pop("DIGITLAB_DB_URL", None)  # the course's SQLite gradebook, or --dask's
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        db_url = None
+        if args.dask:
+            if (bindir := find_bindir()) is None:
+                sys.exit("--dask needs PostgreSQL's programs: apt-get install -y postgresql")
+            db_url = stack.enter_context(postgres_server(bindir))
         course = copy_course(Path(folder) / "course")
         nbgrader(course, "generate_assignment", ASSIGNMENT)
         solved = solved_release(course)
         for number in range(args.students):
             submit(course, f"student{number:03d}", solved, {"submission.csv": KEY},
                    change=averaged_bias if number % 5 == 4 else None)
-        print(f"{args.students} submissions, {os.cpu_count()} cores; load average (1, 5, "
-              f"15 min) at the start: {load()}", flush=True)
+        print(f"{args.students} submissions, {os.cpu_count()} cores, gradebook "
+              f"{'PostgreSQL' if db_url else 'SQLite'}; load average (1, 5, 15 min) at the "
+              f"start: {load()}", flush=True)
         first = None
         for jobs in args.jobs:
             cpu = children_cpu()
-            result = grade_class(course, ASSIGNMENT, jobs=jobs)
-            cpu = (children_cpu() - cpu) / args.students
-            failed = sum(student.record.status != "graded" for student in result.results)
-            # A grading that fails its checks can be fast: the points show that it did not.
-            points = Counter(student.score.score for student in result.results
-                             if student.score is not None)
+            result = grade_class(course, ASSIGNMENT, jobs=jobs, db_url=db_url)
             first = first or result.seconds
-            per_core = result.seconds * jobs / args.students
-            print(f"local pool, --jobs {jobs}: {result.seconds:.1f} s, "
-                  f"{result.seconds / args.students:.1f} s per student, "
-                  f"{per_core:.1f} s per student per core "
-                  f"({3600 / per_core:.0f} students per hour per core), "
-                  f"{cpu:.1f} CPU s per student, "
-                  f"speed-up {first / result.seconds:.2f}x, {failed} not graded, "
-                  f"points {', '.join(f'{n} x {score:g}' for score, n in sorted(points.items()))}; "
-                  f"load average after: {load()}", flush=True)
+            report(f"local pool, --jobs {jobs}", result, jobs, args.students,
+                   children_cpu() - cpu, first)
+        if args.dask:
+            cpu = children_cpu()
+            with two_worker_cluster(course, db_url, Path(folder)) as scheduler:
+                result = grade_on_cluster(course, ASSIGNMENT, scheduler, db_url=db_url,
+                                          force=True)
+            report("Dask, 2 workers x 1 slot", result, 2, args.students,
+                   children_cpu() - cpu, first)
         if args.breakdown:
             phases = breakdown(course, "student000")
             print(f"one student's autograde under cProfile, {phases.pop('total'):.1f} s "
