@@ -42,6 +42,7 @@ from pathlib import Path
 
 from digitlab.atomic import atomic_write
 from digitlab.course.grading import gradebook
+from digitlab.course.grading.autograde_servers import AutogradeServers
 from digitlab.course.grading.grade import (
     DEFAULT_TIMEOUT,
     Autogrades,
@@ -113,12 +114,13 @@ class _Host:
     nbgrader: tuple[dict, list[str]]  # gradebook.worker_settings
     slots: SlotPool
     runs: dict[str, Autogrades]  # {run: its autogrades here}, so a stopped run ends them
+    servers: AutogradeServers  # the slots' nbgrader servers, for every run
     active: Counter[str]  # {run: its tasks running here}, which stop_run waits for
     lock: threading.Lock
 
     def processes(self, run: str) -> Autogrades:
         with self.lock:
-            return self.runs.setdefault(run, Autogrades())
+            return self.runs.setdefault(run, Autogrades(self.servers))
 
     def stop_all(self) -> None:
         with self.lock:
@@ -179,7 +181,7 @@ def serve(scheduler: str, course: Path, db_url: str, slots: int, name: str) -> N
     # Built before the worker's threads start: reading the course's config changes os.environ.
     host = _HOST = _Host(CourseLayout(course, worker=name), db_url,
                          gradebook.worker_settings(course, db_url), SlotPool(slots), {},
-                         Counter(), threading.Lock())
+                         AutogradeServers(), Counter(), threading.Lock())
 
     class StopAutogradesOnClose(WorkerPlugin):
         """A worker that loses its scheduler closes, and waits for its running tasks: kill
@@ -198,6 +200,7 @@ def serve(scheduler: str, course: Path, db_url: str, slots: int, name: str) -> N
         asyncio.run(run())
     finally:
         host.stop_all()
+        host.servers.stop()
 
 
 async def stop_run(run: str) -> list[str]:

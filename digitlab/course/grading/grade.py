@@ -51,9 +51,11 @@ from typing import Protocol
 
 from digitlab.atomic import atomic_write
 from digitlab.course.grading import gradebook
+from digitlab.course.grading.autograde_servers import AutogradeServers
 from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import EVENTS_VARIABLE, GradingRecord, read_events
+from digitlab.course.sandbox import fork_server
 from digitlab.course.sandbox.budget import started_environment
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits
 from digitlab.course.sandbox.sandbox import check_ready
@@ -61,6 +63,9 @@ from digitlab.course.sandbox.sandbox import check_ready
 # A complete submission autogrades in about 10 s and a stuck cell is interrupted after
 # Execute.timeout (60 s), so a student still running after 15 minutes is hung.
 DEFAULT_TIMEOUT = 900.0
+# Seconds a killed autograde has to end: a server's client waits up to KILLED_GRACE for its
+# server to confirm the run killed.
+STOP_GRACE = fork_server.KILLED_GRACE + 5
 # prctl's option that signals a child when its parent dies (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -127,32 +132,70 @@ def find_students(layout: CourseLayout, assignment: str,
 
 
 class Autogrades:
-    """The running autogrades, so that an interrupted run kills them all and starts no more."""
+    """The running autogrades, so that an interrupted run kills them all and starts no more.
 
-    def __init__(self):
+    Each is started through its slot's fork server (autograde_servers) when the slot has
+    one, else as its own nbgrader process; `servers` outlive a run of the class on a Dask
+    worker, so their owner stops them.
+    """
+
+    def __init__(self, servers: AutogradeServers):
+        self.servers = servers
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen] = set()
+        self._running: dict[subprocess.Popen, int | None] = {}  # {process: its server's slot}
         self.stopped = False
 
-    def start(self, arguments: list[str], **options) -> subprocess.Popen | None:
-        """Popen(arguments) in a new session (a process group of its own); None once stopped."""
+    def start(self, arguments: list[str], slot: int, *, env: dict[str, str], cwd: str | Path,
+              **options) -> subprocess.Popen | None:
+        """`nbgrader ARGUMENTS` (through the slot's server, or plain) in a new session, a
+        process group of its own; None once stopped."""
+        client = None if self.stopped else self.servers.command(slot, arguments, env=env,
+                                                                 cwd=cwd)
         with self._lock:
             if self.stopped:
                 return None
-            process = subprocess.Popen(arguments, start_new_session=True,
-                                       preexec_fn=_die_with_parent, **options)
-            self._running.add(process)
+            process = subprocess.Popen(client or gradebook.nbgrader_command(*arguments),
+                                       start_new_session=True, preexec_fn=_die_with_parent,
+                                       env=env, cwd=cwd, **options)
+            self._running[process] = slot if client else None
             return process
+
+    def server_failed(self, process: subprocess.Popen, code: int) -> bool:
+        """Whether the server of the process's slot failed it (then the slot starts nbgrader
+        plainly from now on, and the student must be graded again)."""
+        slot = self._running.get(process)
+        if slot is None or code != fork_server.SERVER_GONE:
+            return False
+        self.servers.give_up(slot, "its server stopped answering mid-run")
+        return True
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """Kill the autograde and wait until it, and what it started in its group, ended."""
+        self._signal(process)
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:  # a client whose server does not answer
+            _kill_group(process)
+            process.wait()
 
     def finished(self, process: subprocess.Popen) -> None:
         with self._lock:
-            self._running.discard(process)
+            self._running.pop(process, None)
 
     def stop(self) -> None:
         with self._lock:
             self.stopped = True
             for process in self._running:
-                _kill_group(process)
+                self._signal(process)
+
+    def _signal(self, process: subprocess.Popen) -> None:
+        """A server's client is interrupted: it then waits until its server has killed the
+        run's group. A plain nbgrader's group is killed."""
+        if self._running.get(process) is None:
+            _kill_group(process)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
 
 
 def _die_with_parent() -> None:
@@ -254,7 +297,7 @@ def grade_student(layout: CourseLayout, assignment: str, student: str,
         if error is None:
             with slots.hold() as slot:
                 error = _autograde(layout, assignment, student, log, timeout, processes,
-                                   {**environment, EVENTS_VARIABLE: str(events),
+                                   slot, {**environment, EVENTS_VARIABLE: str(events),
                                     SLOT_VARIABLE: str(slot), **started_environment(student)},
                                    [f"--CourseDirectory.submitted_directory="
                                     f"{layout.staging_step(assignment)}", *arguments])
@@ -271,40 +314,63 @@ def grade_student(layout: CourseLayout, assignment: str, student: str,
 
 
 def _autograde(layout: CourseLayout, assignment: str, student: str, log: Path, timeout: float,
-               processes: Autogrades, environment: dict[str, str],
+               processes: Autogrades, slot: int, environment: dict[str, str],
                arguments: list[str]) -> str | None:
-    """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force ARGUMENTS`; None when it
-    succeeded, else why it failed.
+    """Run `nbgrader autograde ASSIGNMENT --student STUDENT --force ARGUMENTS` holding slot;
+    None when it succeeded, else why it failed. A run that the slot's server failed is run
+    again without it, within the same time limit.
 
     --force always: without it nbgrader skips a student graded before and exits with 0, which
     would pass for success.
     """
+    deadline = time.monotonic() + timeout
     with open(log, "w") as output:
-        # nbgrader logs to stderr; stdout joins it so the log reads in order.
-        process = processes.start(
-            gradebook.nbgrader_command("autograde", assignment, "--student", student, "--force",
-                                       *arguments),
-            cwd=layout.root, env=environment, stdout=output, stderr=subprocess.STDOUT)
-        if process is None:
-            return "grading was interrupted"
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            code = process.wait()
-            error = (f"timed out: stopped after {timeout:g} s (the time limit for one "
-                     "student, --timeout)")
-        else:
-            error = None if code == 0 else (
-                "grading was interrupted" if processes.stopped
-                else failure_reason(log.read_text(errors="replace"), code))
-        finally:
-            processes.finished(process)
-    if code != 0:
+        while True:  # twice at most: a slot whose server failed has none any more
+            try:
+                error, code = _autograde_once(layout, assignment, student, log, deadline,
+                                              timeout, processes, slot, environment, arguments,
+                                              output)
+                break
+            except fork_server.ServerGone:
+                shutil.rmtree(layout.autograded(student, assignment), ignore_errors=True)
+                output.seek(0)
+                output.truncate()  # the log of the run again, not of the failed one
+    if code not in (0, None):
         # nbgrader removes its output after an error it caught, but a killed autograde
         # leaves a half-written folder that would look like a graded one.
         shutil.rmtree(layout.autograded(student, assignment), ignore_errors=True)
     return error
+
+
+def _autograde_once(layout: CourseLayout, assignment: str, student: str, log: Path,
+                    deadline: float, timeout: float, processes: Autogrades, slot: int,
+                    environment: dict[str, str], arguments: list[str], output
+                    ) -> tuple[str | None, int | None]:
+    """One start of the autograde, logging to output: (why it failed or None, its exit
+    status, None if it never started). fork_server.ServerGone when the slot's server failed
+    the run: the slot has no server any more, and the run must start again."""
+    # nbgrader logs to stderr; stdout joins it so the log reads in order.
+    process = processes.start(
+        ["autograde", assignment, "--student", student, "--force", *arguments], slot,
+        cwd=layout.root, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    if process is None:
+        return "grading was interrupted", None
+    try:
+        code = process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        processes.kill(process)
+        return (f"timed out: stopped after {timeout:g} s (the time limit for one student, "
+                "--timeout)"), process.returncode
+    else:
+        if code == 0:
+            return None, code
+        if processes.stopped:
+            return "grading was interrupted", code
+        if processes.server_failed(process, code):
+            raise fork_server.ServerGone(f"the server of slot {slot} failed {student}'s run")
+        return failure_reason(log.read_text(errors="replace"), code), code
+    finally:
+        processes.finished(process)
 
 
 def failure_reason(log: str, code: int) -> str:
@@ -366,7 +432,8 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     worker = gradebook.worker_settings(course, url)
     make_private_folders(layout, assignment)
 
-    processes, slots, results = Autogrades(), SlotPool(jobs), []
+    servers = AutogradeServers()
+    processes, slots, results = Autogrades(servers), SlotPool(jobs), []
     start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
@@ -383,6 +450,7 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
         raise
     finally:
         pool.shutdown()
+        servers.stop()
         if progress is not None:
             progress.close()
     seconds = time.perf_counter() - start

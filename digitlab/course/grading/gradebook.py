@@ -25,6 +25,8 @@ DB_URL_VARIABLE = "DIGITLAB_DB_URL"
 # milliseconds, so 30 s is never reached by a handful of graders; with no wait at all, most
 # parallel commits fail with "database is locked".
 SQLITE_TIMEOUT = 30
+# The module that runs nbgrader's command (nbgrader_app), started or forked (autograde_servers).
+NBGRADER_MODULE = "digitlab.course.grading.nbgrader_app"
 
 
 class GradebookError(Exception):
@@ -70,7 +72,7 @@ def nbgrader_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 def nbgrader_command(*arguments: str) -> list[str]:
     """`nbgrader ARGUMENTS` run by this Python, whichever nbgrader is on PATH, through
     nbgrader_app (the same command, started 1.8 s sooner)."""
-    return [sys.executable, "-m", "digitlab.course.grading.nbgrader_app", *arguments]
+    return [sys.executable, "-m", NBGRADER_MODULE, *arguments]
 
 
 def course_settings(course: str | Path, environment: dict[str, str] | None = None

@@ -10,6 +10,7 @@ FormatChecker), so that parser is never used: this entry point keeps the module 
 nbgrader exactly as `python -m nbgrader` does.
 """
 
+import os
 import sys
 
 sys.modules.setdefault("rfc3987_syntax", None)
@@ -17,4 +18,8 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from nbgrader.apps.nbgraderapp import main  # noqa: E402 - after the line above, on purpose
 
 if __name__ == "__main__":
+    # `python -m` puts the working folder (the course) first on sys.path, where nbgrader's
+    # docs keep a course's own preprocessors; a fork of autograde_servers (python -I) lacks it.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     main()

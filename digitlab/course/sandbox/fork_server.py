@@ -36,6 +36,7 @@ the server serves. Its children import nothing of the student's before their mod
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import json
@@ -58,7 +59,11 @@ MAX_MESSAGE = 4 * 2**20  # bytes of one request or reply (an environment is a fe
 LENGTH_BYTES = 8  # each message is its length, then that many bytes of JSON
 KILLED_GRACE = 10  # seconds a server has to confirm a run killed before it is given up
 PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
 STARTED = "ready"
+# The `run` client's exit status when the server failed it (not the run's): its caller may
+# then run the module without a server (EX_TEMPFAIL, sysexits.h).
+SERVER_GONE = 75
 
 
 class ServerGone(RuntimeError):
@@ -203,6 +208,7 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
         stdio, given, wanted = fds[:3], fds[fixed:fixed + len(files)], fds[fixed + len(files):]
         for name, fd in zip(files, given, strict=True):
             _copy_in(fd, folder / name)
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -210,7 +216,15 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
                 connection.close()
                 listener.close()
                 become_child(stdio, str(folder) if own_folder else fds[3], request["env"])
+                # A run never outlives its server: nobody would be told its end.
+                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != server:
+                    return  # the server died before the line above
                 code = run_as_main(request["module"], request["argv"])
+                # As the interpreter does at its end (logging's flush, finalizers). What the
+                # server imported registers none that would undo its state; a fork_run's
+                # parent (a kernel) has its own, which its forks must never run.
+                atexit._run_exitfuncs()
             except BaseException:  # noqa: BLE001 - the run could not start: say why
                 traceback.print_exc()
             finally:
@@ -335,15 +349,24 @@ def request(socket_path: str | Path, module: str, argv: list[str], *, env: dict[
                                "cwd": cwd is not None, "files": list(files),
                                "collect": list(collect)},
                   [*stdio, *folder, *files.values(), *collect.values()])
-            ready, _, _ = select.select([connection], [], [], timeout)
+            try:
+                ready, _, _ = select.select([connection], [], [], timeout)
+            except KeyboardInterrupt:  # the caller gives up: its run ends before it does
+                _give_up(connection)
+                raise
             if not ready:
-                connection.shutdown(socket.SHUT_WR)  # the server kills the run
-                select.select([connection], [], [], KILLED_GRACE)
+                _give_up(connection)
                 raise subprocess.TimeoutExpired(module, timeout)
             reply, _ = _receive(connection)
             return int(reply["returncode"]), tuple(map(str, reply["collected"]))
         except (OSError, ValueError, TypeError, KeyError) as error:
             raise ServerGone(f"the fork server at {socket_path} failed: {error}") from error
+
+
+def _give_up(connection: socket.socket) -> None:
+    """Tell the server to kill the run, and wait (KILLED_GRACE s at most) until it has."""
+    connection.shutdown(socket.SHUT_WR)
+    select.select([connection], [], [], KILLED_GRACE)
 
 
 @dataclass
@@ -411,7 +434,7 @@ def main(argv: list[str]) -> int:
                                 stdio=(0, 1, 2), cwd=".")
         except ServerGone as error:
             print(error, file=sys.stderr)
-            return 1
+            return SERVER_GONE
         return status if status >= 0 else 128 - status
     print(__doc__.split("\n\n")[1], file=sys.stderr)
     return 2

@@ -1,0 +1,106 @@
+"""One fork server per grading slot, so that nbgrader starts once per slot, not per student.
+
+Each student's autograde was a new `python -m digitlab.course.grading.nbgrader_app autograde`
+process, and its start (the interpreter, then nbgrader, nbconvert, SQLAlchemy, traitlets and
+the course's preprocessors imported) cost 1.3-1.5 CPU s of about 10. A slot's server
+(digitlab.course.sandbox.fork_server) imports them once; each autograde of the slot is then
+the server's small `run` client, whose run is a fork of the server with the client's argv,
+environment, working folder and standard streams. The client is what grade.Autogrades
+starts and waits for, as it did nbgrader: its exit status is the run's; killed or gone, the
+server kills the run's process group; interrupted (SIGINT), it returns only once the server
+has killed the run. A run dies with its server, and a server ends when the grader does (its
+standard input closes).
+
+A server that cannot start, or fails mid-run (killed, out of memory), costs no student: the
+slot falls back to the plain start for the rest of the grading, with a logged warning, and
+the student whose run it failed is graded again that way.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from digitlab.course.grading.gradebook import NBGRADER_MODULE
+from digitlab.course.sandbox import fork_server
+
+log = logging.getLogger(__name__)
+
+# What an autograde imports at some cost (python -X importtime on a real one): nbgrader's
+# apps (0.8 s), the digit lab's preprocessors, and what nbgrader imports once it runs.
+PRELOADED = (NBGRADER_MODULE, "digitlab.course.sandbox.bounded_execute",
+             "digitlab.course.checks.verify_outside", "digitlab.course.grading.panel_runs",
+             "digitlab.course.grading.rubrics", "digitlab.course.grading.deduplicate",
+             "sqlalchemy.dialects.sqlite", "IPython.paths", "ipykernel.kernelspec")
+# Seconds a server may take to import them before the slot gives it up (about 1.5 s idle).
+START_SECONDS = 60
+
+
+class AutogradeServers:
+    """The fork servers of the grading slots, each started on its slot's first autograde.
+
+    A slot is held by one grader at a time (grade.SlotPool), so a server serves one run at
+    a time; the lock only guards the table of servers.
+    """
+
+    def __init__(self, modules: tuple[str, ...] = PRELOADED):
+        self._modules = list(modules)
+        self._lock = threading.Lock()
+        self._servers: dict[int, fork_server.Server] = {}
+        self._plain: set[int] = set()  # slots whose server failed: plain starts from then
+        self._stopped = False
+
+    def command(self, slot: int, arguments: list[str], *, env: dict[str, str],
+                cwd: str | Path) -> list[str] | None:
+        """The command that runs `nbgrader ARGUMENTS` through the slot's server (the `run`
+        client), starting the server on the slot's first use with env and cwd; None when the
+        slot has no server: then start nbgrader plainly."""
+        server = self._server(slot, env, cwd)
+        if server is None:
+            return None
+        return [sys.executable, "-I", fork_server.__file__, "run", str(server.socket),
+                NBGRADER_MODULE, *arguments]
+
+    def _server(self, slot: int, env: dict[str, str], cwd: str | Path
+                ) -> fork_server.Server | None:
+        with self._lock:
+            if self._stopped or slot in self._plain:
+                return None
+            server = self._servers.get(slot)
+        if server is not None and server.alive():
+            return server
+        if server is not None:
+            self.give_up(slot, f"its server ended (status {server.process.returncode})")
+            return None
+        try:  # outside the lock: the other slots' autogrades go on meanwhile
+            server = fork_server.start(self._modules, env=env, cwd=cwd, seconds=START_SECONDS)
+        except (fork_server.ServerGone, OSError) as error:
+            self.give_up(slot, f"its server could not start ({error})")
+            return None
+        with self._lock:
+            if not self._stopped:
+                self._servers[slot] = server
+                return server
+        server.stop()  # the grading ended while it started
+        return None
+
+    def give_up(self, slot: int, why: str) -> None:
+        """Stop the slot's server (waiting for it: then its run is killed too) and start
+        nbgrader plainly in this slot from now on."""
+        with self._lock:
+            self._plain.add(slot)
+            server = self._servers.pop(slot, None)
+        log.warning("Grading slot %d starts nbgrader for each student from now on: %s.",
+                    slot, why)
+        if server is not None:
+            server.stop()
+
+    def stop(self) -> None:
+        """Stop every server (the grading ended); a later command() starts none."""
+        with self._lock:
+            self._stopped = True
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
