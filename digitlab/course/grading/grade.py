@@ -1,5 +1,7 @@
-"""Autograde a whole class: one `nbgrader autograde --student S` process per student, N at
-a time, against one gradebook (SQLite or PostgreSQL).
+"""Autograde a whole class: one `nbgrader autograde --student S` per student, N at a time,
+against one gradebook (SQLite or PostgreSQL). Each is a fork of its grading slot's nbgrader
+server, which imported nbgrader once (autograde_servers), or its own process when the slot
+has no server.
 
     result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
 

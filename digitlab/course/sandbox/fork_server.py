@@ -17,9 +17,11 @@ when the one who asked gives up (a timeout, an interrupt) or goes away.
 
 `serve` accepts on the listening Unix socket it inherits as LISTENING_FD, one connection per
 run, one run at a time, and ends when its standard input closes (whoever started it is gone).
-It prints "ready" once it listens. `run` (the hidden checks in the kernel start it through
-subprocess.run) passes its own standard streams, environment and working folder, and exits
-with the run's status. Who starts a server binds its socket, in a folder only it and the
+It prints "ready" once it listens; a run dies with it. `run` (the hidden checks in the kernel
+start it through subprocess.run, the grader its autogrades: grading/autograde_servers.py)
+passes its own standard streams, environment and working folder, and exits with the run's
+status, or SERVER_GONE when the server failed it. Interrupted, it returns once the server
+has killed the run. Who starts a server binds its socket, in a folder only it and the
 server's user may enter, so nobody can put another socket in its place (start()).
 
 A request may instead give files: the server copies them from the descriptors it is passed
@@ -435,6 +437,8 @@ def main(argv: list[str]) -> int:
         except ServerGone as error:
             print(error, file=sys.stderr)
             return SERVER_GONE
+        except KeyboardInterrupt:  # the run is killed: as a shell tells an interrupted one
+            return 128 + signal.SIGINT
         return status if status >= 0 else 128 - status
     print(__doc__.split("\n\n")[1], file=sys.stderr)
     return 2

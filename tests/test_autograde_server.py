@@ -1,0 +1,217 @@
+"""Autogrades forked from one nbgrader server per grading slot (grading.autograde_servers),
+with the real nbgrader: a class graded through the server, as the grader and with the
+environment a plain start has; a run stopped by the time limit or by an interrupt leaves no
+process; a server killed mid-run costs no student (the slot falls back to the plain start).
+
+The course's config gains a probe: every autograde notes who started it (its parent's
+command), its user, its environment and sys.path[0] next to its events file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from course_builder import (
+    ASSIGNMENT,
+    KEY,
+    NOTEBOOKS,
+    copy_course,
+    nbgrader,
+    replace_answer,
+    solved_release,
+    submit,
+)
+
+from digitlab.course.grading import autograde_servers, gradebook
+from digitlab.course.grading.grade import grade_class
+from digitlab.course.layout import CourseLayout
+from digitlab.course.records import EVENTS_VARIABLE
+from digitlab.course.sandbox.budget import STARTED_VARIABLE
+
+SERVER = "fork_server.py serve"
+# Per student by design: where the events go, and when the student's clock started.
+PER_STUDENT = {EVENTS_VARIABLE, STARTED_VARIABLE}
+# Appended to the course's nbgrader_config.py; runs in each autograde (once: config files
+# may be loaded twice).
+PROBE = """
+if os.environ.get("DIGITLAB_GRADING_EVENTS") and not os.environ.get("PROBED"):
+    import json
+    parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\\0", b" ")
+    Path(os.environ["DIGITLAB_GRADING_EVENTS"]).with_suffix(".probe").write_text(json.dumps(
+        {"ppid": os.getppid(), "parent": parent.decode(), "uid": os.getuid(),
+         "gid": os.getgid(), "path0": sys.path[0], "env": dict(os.environ)}))
+    os.environ["PROBED"] = "1"
+"""
+STUDENTS = ["first", "second", "third"]
+TIMEOUT = 8  # s: the sleeping student is stopped within its notebooks, through the server
+
+
+def _sleeping(notebooks):
+    replace_answer(notebooks, NOTEBOOKS[3], "summarize-accuracies",
+                   lambda source: "import time\ntime.sleep(600)\n" + source)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    course = copy_course(tmp_path_factory.mktemp("servers") / "course")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(PROBE)
+    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    solved = solved_release(course)
+    for student in STUDENTS:
+        submit(course, student, solved, {"submission.csv": KEY})
+    submit(course, "asleep", solved, {"submission.csv": KEY}, change=_sleeping)
+    return course
+
+
+@pytest.fixture(autouse=True)
+def sqlite_gradebook(monkeypatch):
+    monkeypatch.delenv(gradebook.DB_URL_VARIABLE, raising=False)
+
+
+def _probe(course: Path, student: str) -> dict:
+    path = CourseLayout(course).events_file(student, ASSIGNMENT).with_suffix(".probe")
+    return json.loads(path.read_text())
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _our_servers() -> list[int]:
+    """This process's nbgrader servers (not another engineer's, nor a kernel's)."""
+    return [pid for pid in _pids() if SERVER in _command(pid)
+            and gradebook.NBGRADER_MODULE in _command(pid) and _parent(pid) == os.getpid()]
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError):
+        return None
+
+
+def _of_course(course: Path) -> list[str]:
+    """The processes (other than this one) whose command, environment or working folder
+    name the course folder: what an autograde of it started."""
+    found = []
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        try:
+            seen = (_command(pid) + Path(f"/proc/{pid}/environ").read_bytes().decode(
+                errors="replace") + os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:
+            continue  # it ended meanwhile
+        if str(course) in seen:
+            found.append(f"{pid}: {_command(pid)[:200]}")
+    return found
+
+
+def _none_left(course: Path, seconds: float = 10) -> list[str]:
+    """The course's processes still there after `seconds` (a killed kernel exits when it
+    sees its parent gone, a moment later)."""
+    deadline = time.monotonic() + seconds
+    while (left := _of_course(course)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def _kill_server_mid_run(student_running: threading.Event, killed: list[int]) -> None:
+    """Once the third student's run is going, SIGKILL the slot's server."""
+    student_running.wait(600)
+    time.sleep(1)
+    for pid in _our_servers():
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+
+def test_a_slot_grades_its_students_through_one_server_and_survives_its_death(course, caplog):
+    layout = CourseLayout(course)
+    third_running, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_server_mid_run, args=(third_running, killed))
+    killer.start()
+
+    class Watch:
+        def update(self, done, total, result):
+            if done == 2:
+                third_running.set()
+
+        def close(self):
+            third_running.set()  # never left waiting
+
+    with caplog.at_level(logging.WARNING):
+        result = grade_class(course, ASSIGNMENT, jobs=1, students=STUDENTS, timeout=300,
+                             progress=Watch())
+    killer.join()
+    assert killed, "the server was not running when the third student was"
+    records = {student.record.student: student for student in result.results}
+    assert {student: (records[student].record.status, records[student].record.error)
+            for student in STUDENTS} == dict.fromkeys(STUDENTS, ("graded", None))
+    # Full marks for every one, the third graded again without the dead server.
+    scores = {student: records[student].score.score for student in STUDENTS}
+    assert set(scores.values()) == {records["first"].score.max_score} and scores["first"] > 0
+    first, second, third = (_probe(course, student) for student in STUDENTS)
+    assert SERVER in first["parent"] and first["ppid"] == second["ppid"]  # one server
+    assert SERVER not in third["parent"]  # the plain start, after the server died
+    assert [record.message for record in caplog.records
+            if record.name == autograde_servers.__name__] == [
+        "Grading slot 1 starts nbgrader for each student from now on: its server stopped "
+        "answering mid-run."]
+    # The same user, folder on sys.path and environment as a plain start.
+    assert {key: first[key] for key in ("uid", "gid", "path0")} == {
+        key: third[key] for key in ("uid", "gid", "path0")} == {
+        "uid": os.getuid(), "gid": os.getgid(), "path0": str(course)}
+    assert first["env"].keys() == third["env"].keys()
+    assert {key for key in first["env"] if first["env"][key] != third["env"][key]} <= PER_STUDENT
+    assert "the fork server" not in layout.log("third", ASSIGNMENT).read_text()
+    assert not _our_servers()  # stopped when the grading ended
+    assert _none_left(course) == []
+
+
+def test_a_run_stopped_by_the_time_limit_leaves_no_process(course):
+    result = grade_class(course, ASSIGNMENT, jobs=1, students=["asleep"], timeout=TIMEOUT)
+    record = result.results[0].record
+    assert record.status == "failed"
+    assert record.error.startswith(f"timed out: stopped after {TIMEOUT} s")
+    assert SERVER in _probe(course, "asleep")["parent"]
+    assert not (course / "autograded" / "asleep" / ASSIGNMENT).exists()
+    assert not _our_servers()
+    assert _none_left(course) == []
+
+
+def test_an_interrupted_grading_leaves_no_process(course):
+    def interrupt_once_running():
+        probe = CourseLayout(course).events_file("asleep", ASSIGNMENT).with_suffix(".probe")
+        deadline = time.monotonic() + 120
+        while not probe.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # into the notebooks
+        os.kill(os.getpid(), signal.SIGINT)
+
+    CourseLayout(course).events_file("asleep", ASSIGNMENT).with_suffix(".probe").unlink(
+        missing_ok=True)
+    interrupter = threading.Thread(target=interrupt_once_running)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        grade_class(course, ASSIGNMENT, jobs=1, students=["asleep"], timeout=300)
+    interrupter.join()
+    record = json.loads(CourseLayout(course).record("asleep", ASSIGNMENT).read_text())
+    assert record["error"] == "grading was interrupted"
+    assert SERVER in _probe(course, "asleep")["parent"]
+    assert not _our_servers()
+    assert _none_left(course) == []
