@@ -38,6 +38,12 @@ PRELOADED = (NBGRADER_MODULE, "digitlab.course.sandbox.bounded_execute",
 START_SECONDS = 60
 
 
+def client_command(server: fork_server.Server, arguments: list[str]) -> list[str]:
+    """The command that runs `nbgrader ARGUMENTS` as a fork of server."""
+    return [sys.executable, "-I", fork_server.__file__, "run", str(server.socket),
+            NBGRADER_MODULE, *arguments]
+
+
 class AutogradeServers:
     """The fork servers of the grading slots, each started on its slot's first autograde.
 
@@ -58,10 +64,7 @@ class AutogradeServers:
         client), starting the server on the slot's first use with env and cwd; None when the
         slot has no server: then start nbgrader plainly."""
         server = self._server(slot, env, cwd)
-        if server is None:
-            return None
-        return [sys.executable, "-I", fork_server.__file__, "run", str(server.socket),
-                NBGRADER_MODULE, *arguments]
+        return None if server is None else client_command(server, arguments)
 
     def _server(self, slot: int, env: dict[str, str], cwd: str | Path
                 ) -> fork_server.Server | None:
