@@ -68,8 +68,6 @@ DEFAULT_TIMEOUT = 900.0
 # Seconds a killed autograde has to end: a server's client waits up to KILLED_GRACE for its
 # server to confirm the run killed.
 STOP_GRACE = fork_server.KILLED_GRACE + 5
-# prctl's option that signals a child when its parent dies (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # The last exception of a traceback in nbgrader's log: "    nbformat.reader.NotJSONError: ...".
 EXCEPTION = re.compile(r"^\s*([\w.]*(?:Error|Exception|Exit)): ?(.*)$")
@@ -204,7 +202,7 @@ def _die_with_parent() -> None:
     """In the child before exec: SIGKILL it when the grader dies (a Dask worker killed
     mid-grade), so that no autograde outlives its grader and writes after its replacement.
     libc is loaded beforehand: an import in a child forked from threads may deadlock."""
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _LIBC.prctl(fork_server.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

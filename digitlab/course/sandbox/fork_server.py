@@ -61,7 +61,7 @@ MAX_MESSAGE = 4 * 2**20  # bytes of one request or reply (an environment is a fe
 LENGTH_BYTES = 8  # each message is its length, then that many bytes of JSON
 KILLED_GRACE = 10  # seconds a server has to confirm a run killed before it is given up
 PR_SET_DUMPABLE = 4
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG = 1  # prctl's: a signal for the child when its parent dies
 STARTED = "ready"
 # The `run` client's exit status when the server failed it (not the run's): its caller may
 # then run the module without a server (EX_TEMPFAIL, sysexits.h).
