@@ -41,6 +41,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import runpy
@@ -271,6 +272,10 @@ def serve(listening_fd: int, modules: list[str]) -> int:
     _prctl(PR_SET_DUMPABLE, 0)  # its children, the student's code, cannot ptrace it
     for module in modules:
         __import__(module)
+    # What the imports left lives as long as the server: out of the collector's sight, no
+    # run's collection walks it (nor copies the pages it would touch in a fork).
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(fileno=listening_fd)
     print(STARTED, flush=True)
     while True:
