@@ -108,7 +108,9 @@ def test_a_run_past_its_timeout_is_killed_with_its_group_and_the_server_goes_on(
                                 stdio=(nothing.fileno(), out.fileno(), out.fileno()),
                                 cwd=str(tmp_path), timeout=1)
     assert time.monotonic() - begun < 5
-    assert not any(alive(int(pid)) for pid in (tmp_path / "pids").read_text().split())
+    # SIGKILL reaches the whole group at once, but a busy machine may take a moment to
+    # schedule the grandchild's exit.
+    assert all(gone_soon(int(pid)) for pid in (tmp_path / "pids").read_text().split())
     assert client(server, "timeit", *code("print('still serving')"),
                   folder=tmp_path).stdout.startswith("still serving")
 
