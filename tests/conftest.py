@@ -6,7 +6,7 @@ whole on one worker, so its module-scoped class gradings are made once, and the 
 modules start first so that the short ones fill the end. The session's graded_course is
 graded once for both workers. Gradings on the two workers share the grading users (each
 sandbox claims a free one); tests/test_sandbox.py needs every user free, so it holds them
-alone while no other module runs (grading_users).
+alone while no other grading module runs (grading_users).
 """
 
 import contextlib
@@ -36,9 +36,9 @@ import digitlab  # noqa: E402 - after the path, like every test module
 # The modules that hold the grading users alone: they assert which user their sandbox gets
 # and that none of its processes is left, and one test claims every user.
 ALONE = ("test_sandbox",)
-# A short module that the other worker starts with, so that ALONE (first) takes the users
-# before a long grading module could.
-SHORT_START = ("test_layers",)
+# Modules that never grade, which the other worker runs while ALONE (first) holds the users:
+# they take no lock (about as long as ALONE, so that neither worker waits for the other).
+BESIDE_ALONE = ("test_backward_check", "test_widgets_depth", "test_plots")
 # The modules that run longest, started next in this order; the rest follow in pytest's order.
 LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_class",
            "test_report", "test_hub", "test_grade_class", "test_grading_budget",
@@ -47,7 +47,7 @@ LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    first = [*ALONE, *SHORT_START, *LONGEST]
+    first = [*ALONE, *BESIDE_ALONE, *LONGEST]
 
     def rank(item: pytest.Item) -> int:
         module = item.path.stem
@@ -76,8 +76,11 @@ def grading_users(alone: bool = False, *, at_gate: bool = True) -> Iterator[None
 
 @pytest.fixture(scope="module", autouse=True)
 def _module_grading_users(request) -> Iterator[None]:
-    """Every module holds the grading users while it runs (see grading_users)."""
-    with grading_users(alone=request.module.__name__ in ALONE):
+    """Every module but BESIDE_ALONE holds the grading users while it runs (see
+    grading_users)."""
+    module = request.module.__name__
+    with (contextlib.nullcontext() if module in BESIDE_ALONE
+          else grading_users(alone=module in ALONE)):
         yield
 
 
