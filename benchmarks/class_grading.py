@@ -10,8 +10,9 @@ bias bug. Then grades the whole class once per --jobs value on the default SQLit
 student, each in the grading sandbox) and prints, for the local pool:
 
 - the wall time and the time per student;
-- seconds per student per core (wall x jobs / students) and students per hour per core,
-  the figures that compare machines of any size;
+- seconds per student per core (wall x cores used / students, the cores used being the
+  jobs, or the machine's cores when there are more jobs than cores) and students per hour
+  per core, the figures that compare machines of any size;
 - the CPU seconds per student, of all its processes (nbgrader, kernels, checks): a figure
   that other work on the machine changes less than the wall times;
 - the speed-up over the first --jobs value and the load average before and after, since
@@ -199,8 +200,8 @@ def main() -> None:
             cpu = children_cpu()
             result = grade_class(course, ASSIGNMENT, jobs=jobs, db_url=db_url)
             first = first or result.seconds
-            report(f"local pool, --jobs {jobs}", result, jobs, args.students,
-                   children_cpu() - cpu, first)
+            report(f"local pool, --jobs {jobs}", result, min(jobs, os.cpu_count() or 1),
+                   args.students, children_cpu() - cpu, first)
         if args.dask:
             cpu = children_cpu()
             with two_worker_cluster(course, db_url, Path(folder)) as scheduler:
