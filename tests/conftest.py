@@ -3,20 +3,22 @@ backward that never ships in the package), and how pytest-xdist shares the work.
 
 pyproject.toml runs the suite on two workers (`-n 2 --dist loadscope`): each module runs
 whole on one worker, so its module-scoped class gradings are made once, and the longest
-modules start first so that the short ones fill the end. The session's graded_course is
-graded once for both workers. Gradings on the two workers share the grading users (each
-sandbox claims a free one); tests/test_sandbox.py needs every user free, so it holds them
-alone while no other grading module runs (grading_users).
+modules start first so that the short ones fill the end. The session's graded_course and
+source_preview are made once for both workers (made_once). Gradings on the two workers share
+the grading users (each sandbox claims a free one); tests/test_sandbox.py needs every user
+free, so it holds them alone while no other grading module runs (grading_users).
 """
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from course_builder import (  # noqa: E402
     ASSIGNMENT,
+    SOURCE,
     copy_course,
     nbgrader,
+    preview,
     submit_report_class,
     tree_digest,
 )
@@ -105,27 +109,56 @@ def report_course(tmp_path_factory):
     return course
 
 
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str,
+              make: Callable[[Path], None]) -> Path:
+    """The folder `name`, filled by make(folder) once per run: under xdist the first worker
+    to need it makes it in the run's shared folder (this run's, not a past one's), and the
+    other waits for it. Read it, never change it: both workers may."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder, made = root / name, root / f"{name}.made"
+    with open(f"{folder}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():  # made in place (its paths are the ones the tests read)
+            shutil.rmtree(folder, ignore_errors=True)  # a failed make's
+            folder.mkdir()
+            make(folder)
+            made.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def graded_course(report_course, tmp_path_factory):
-    """report_course after one real `nbgrader autograde` (about a minute), with the
-    tree_digest of submitted/ taken before it.
+    """report_course after one real `nbgrader autograde` (about a minute, once per run: see
+    made_once), with the tree_digest of submitted/ taken before it."""
+    def grade(folder: Path) -> None:
+        shutil.copytree(report_course, folder / "course", symlinks=True)
+        (folder / "submitted.digest").write_text(_autograde_report_course(folder / "course"))
 
-    Graded once per run: under xdist the first worker to need it grades and keeps a copy in
-    the run's shared folder; the other worker waits for it and takes the copy instead.
-    """
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return report_course, _autograde_report_course(report_course)
-    shared = tmp_path_factory.getbasetemp().parent / "graded-course"  # this run's, not a past one's
-    with open(f"{shared}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if shared.exists():
-            shutil.rmtree(report_course)
-            shutil.copytree(shared / "course", report_course, symlinks=True)
-        else:
-            digest = _autograde_report_course(report_course)
-            shutil.copytree(report_course, shared / "course", symlinks=True)
-            (shared / "submitted.digest").write_text(digest)
-    return report_course, (shared / "submitted.digest").read_text()
+    graded = made_once(tmp_path_factory, "graded-course", grade)
+    shutil.rmtree(report_course)  # this worker's own copy, which its tests may change
+    shutil.copytree(graded / "course", report_course, symlinks=True)
+    return report_course, (graded / "submitted.digest").read_text()
+
+
+@pytest.fixture(scope="session")
+def source_preview(tmp_path_factory) -> tuple[subprocess.CompletedProcess, str, Path]:
+    """One real `digitlab preview` of the lab's source notebooks (slow: every experiment
+    trains; once per run, see made_once): the command's run, the tree_digest of the source
+    folder before it, and its --out folder (the pages, and ran-digit-lab/)."""
+    def run_preview(folder: Path) -> None:
+        before = tree_digest(SOURCE)
+        run = preview(ASSIGNMENT, "--out", str(folder / "out"))
+        (folder / "run.json").write_text(json.dumps(
+            {"args": run.args, "returncode": run.returncode, "stdout": run.stdout,
+             "stderr": run.stderr, "before": before}))
+
+    made = made_once(tmp_path_factory, "source-preview", run_preview)
+    saved = json.loads((made / "run.json").read_text())
+    run = subprocess.CompletedProcess(saved["args"], saved["returncode"], saved["stdout"],
+                                      saved["stderr"])
+    return run, saved["before"], made / "out"
 
 
 def _autograde_report_course(course: Path) -> str:

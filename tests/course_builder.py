@@ -109,6 +109,15 @@ def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNod
     return folder
 
 
+def preview(*arguments: str, course: Path = REPO) -> subprocess.CompletedProcess:
+    """The real `digitlab preview` command, as an instructor runs it, outside nbgrader."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("NBGRADER_EXECUTION", "DIGITLAB_ANSWER_KEY")}
+    return subprocess.run([str(Path(sys.executable).with_name("digitlab")), "preview",
+                           *arguments, "--course", str(course)],
+                          capture_output=True, text=True, env=environment, timeout=900)
+
+
 def tree_digest(folder: Path) -> str:
     """A digest of every path, type, mode and file content under folder (links unfollowed),
     to show that grading or scoring left a folder such as submitted/ exactly as it was."""

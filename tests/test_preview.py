@@ -1,19 +1,15 @@
-"""`digitlab preview` runs the source notebooks for real, outside nbgrader, and writes one
-HTML page per notebook with every figure and no traceback; bad input gets a message that
-says what is wrong, and exit status 1."""
+"""`digitlab preview` runs the source notebooks for real, outside nbgrader, writes one HTML
+page per notebook with every figure and no traceback, and keeps the ran notebooks; bad input
+gets a message that says what is wrong, and exit status 1. The preview of the lab's own
+notebooks is conftest's source_preview, which test_source_notebooks reads too."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
-import pytest
-from course_builder import ASSIGNMENT, NOTEBOOKS, REPO, SOURCE, tree_digest
+from course_builder import ASSIGNMENT, NOTEBOOKS, SOURCE, preview, tree_digest
 from nbformat.v4 import new_code_cell, new_notebook
 
-DIGITLAB = Path(sys.executable).with_name("digitlab")
 # An output's picture, inline; the page's own icons are not <img> elements.
 INLINE_PNG = re.compile(r'<img [^>]*src="data:image/png;base64,')
 # The experiments' message when they are skipped, as printed output (in the code, it is a string).
@@ -23,23 +19,6 @@ FIGURES_LINE = re.compile(r"^(?P<notebook>\S+\.ipynb): ran in [\d.]+ s, (?P<figu
                           r"figures -> (?P<page>\S+\.html)$", re.MULTILINE)
 
 
-def preview(*arguments: str, course: Path = REPO) -> subprocess.CompletedProcess:
-    """The real command, as an instructor runs it, outside nbgrader."""
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("NBGRADER_EXECUTION", "DIGITLAB_ANSWER_KEY")}
-    return subprocess.run([str(DIGITLAB), "preview", *arguments, "--course", str(course)],
-                          capture_output=True, text=True, env=environment, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def source_preview(tmp_path_factory):
-    """One real preview of the lab's source notebooks (slow: every experiment trains), the
-    source folder's digest before it, and the folder of pages."""
-    out = tmp_path_factory.mktemp("preview")
-    before = tree_digest(SOURCE)
-    return preview(ASSIGNMENT, "--out", str(out)), before, out
-
-
 def test_every_source_notebook_runs_and_gets_a_page(source_preview):
     run, _, out = source_preview
     assert run.returncode == 0, run.stdout + run.stderr
@@ -47,7 +26,8 @@ def test_every_source_notebook_runs_and_gets_a_page(source_preview):
     reported = {match["notebook"]: match for match in FIGURES_LINE.finditer(run.stdout)}
     assert sorted(reported) == NOTEBOOKS
     assert sorted(path.name for path in out.iterdir()) == [
-        name.replace(".ipynb", ".html") for name in NOTEBOOKS]
+        *(name.replace(".ipynb", ".html") for name in NOTEBOOKS), f"ran-{ASSIGNMENT}"]
+    assert f"the ran notebooks are in {out / f'ran-{ASSIGNMENT}'}." in run.stdout
     for name, match in reported.items():
         assert Path(match["page"]) == out / name.replace(".ipynb", ".html")
 
@@ -126,3 +106,14 @@ def test_a_failing_notebook_is_named_with_its_cell_and_the_others_still_run(tmp_
     assert "broken on purpose" in broken_page and STDERR in broken_page  # the error shows
     assert "ran 42" not in broken_page  # the cells after it did not run
     assert len(INLINE_PNG.findall((out / "b-figure.html").read_text())) == 1
+
+
+def test_a_folder_that_no_preview_made_is_never_replaced(tmp_path):
+    kept = tmp_path / f"ran-{ASSIGNMENT}" / "notes.txt"
+    kept.parent.mkdir()
+    kept.write_text("an instructor's own")
+    run = preview(ASSIGNMENT, "--out", str(tmp_path))
+    assert run.returncode == 1
+    assert f"{kept.parent} exists and no preview made it" in run.stdout
+    assert sorted(tmp_path.rglob("*")) == [kept.parent, kept]
+    assert kept.read_text() == "an instructor's own"

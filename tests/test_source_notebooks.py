@@ -1,12 +1,13 @@
 """Every source notebook runs top to bottom with the reference solutions in a real kernel,
-and shows what its prose promises: passing tests, figures and a valid submission."""
+and shows what its prose promises: passing tests, figures and a valid submission.
 
-import shutil
+The run is `digitlab preview`'s (conftest's source_preview, which test_preview reads too): it
+runs each notebook with nbclient in a fresh kernel, outside nbgrader and with the answer key,
+in a copy of the assignment folder that it keeps with the ran notebooks and their files."""
 
 import nbformat
 import pytest
-from course_builder import KEY, NOTEBOOKS, SOURCE, grade_id
-from nbclient import NotebookClient
+from course_builder import ASSIGNMENT, KEY, NOTEBOOKS, grade_id
 
 from digitlab.competition import submission_accuracy
 from digitlab.testing import PUBLIC_PASS
@@ -17,22 +18,12 @@ def outputs_of(cell) -> str:
                    for output in cell.get("outputs", []))
 
 
-@pytest.fixture(scope="module")
-def lab_folder(tmp_path_factory):
-    """A copy of the assignment folder: running notebook 05 writes submission.csv."""
-    folder = tmp_path_factory.mktemp("digit-lab")
-    for name in NOTEBOOKS:
-        shutil.copy(SOURCE / name, folder)
-    return folder
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_the_source_notebook_runs_with_its_solutions(name, lab_folder, monkeypatch):
-    monkeypatch.setenv("DIGITLAB_ANSWER_KEY", str(KEY))  # the kernel inherits it
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+def test_the_source_notebook_runs_with_its_solutions(name, source_preview):
+    run, _, out = source_preview
+    assert f"{name}: ran in " in run.stdout, run.stdout + run.stderr  # not "FAILED in"
+    lab_folder = out / f"ran-{ASSIGNMENT}"
     notebook = nbformat.read(lab_folder / name, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(lab_folder)}}).execute()
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = [output for cell in code for output in cell.outputs
               if output.output_type == "error" or output.get("name") == "stderr"]

@@ -3,13 +3,16 @@ each as an HTML page, every figure included: the reference an instructor reads.
 
 Each notebook runs top to bottom in a fresh kernel, as a student's full run in JupyterLab
 would: outside nbgrader (NBGRADER_EXECUTION unset, so the scripted experiments train), in a
-copy of the assignment folder (notebook 05 writes submission.csv, which must not land in the
-source). The kernel gets the answer key, when one is found, so notebook 05's hidden tests
-score the submission; without it they say "Not checked in the notebook" and pass.
+copy of the assignment folder, OUT/ran-ASSIGNMENT (notebook 05 writes submission.csv, which
+must not land in the source). That copy is kept: the ran notebooks with their outputs, to
+open in JupyterLab, and what they wrote (the reference submission.csv). The kernel gets the
+answer key, when one is found, so notebook 05's hidden tests score the submission; without
+it they say "Not checked in the notebook" and pass.
 
-The pages hold the solutions and the hidden tests. They are for the instructor only: the
-output folder may not lie inside the assignment's source folder, which nbgrader copies
-into the release. A notebook that fails is named with its cell, and the others still run.
+The pages and the ran notebooks hold the solutions and the hidden tests. They are for the
+instructor only: the output folder may not lie inside the assignment's source folder, which
+nbgrader copies into the release. A notebook that fails is named with its cell, and the
+others still run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from digitlab.course.checks.score_submission import KEY_VARIABLE, instructor_key
 from digitlab.course.layout import CourseLayout
 
 CELL_TIMEOUT = 300  # seconds; the lab's notebooks run in under 60 s each
+RAN_MARK = ".digitlab-preview"  # in the folder of ran notebooks: a later preview replaces it
 
 
 @dataclass(frozen=True)
@@ -71,14 +74,22 @@ def answer_key(course: str | Path, assignment: str, key: str | Path | None = Non
     return path if path.is_file() else None
 
 
+def ran_folder(out: str | Path, assignment: str) -> Path:
+    """Where the preview runs the notebooks of assignment, and keeps them."""
+    return Path(out) / f"ran-{assignment}"
+
+
 def write_preview(course: str | Path, assignment: str, out: str | Path, *,
                   key: Path | None = None,
                   progress: Callable[[Page], None] = lambda page: None) -> list[Page]:
-    """Run every source notebook of assignment and write out/<notebook>.html for each.
+    """Run every source notebook of assignment in out/ran-<assignment>/ (a copy of its
+    source folder, replacing a former preview's), save each there with its outputs, and
+    write out/<notebook>.html for each.
 
     key: the answer key for the kernels, or None. progress(page) is called as each
     notebook is done. A notebook that fails still gets its page, up to and including the
-    failing cell. PreviewError when there is nothing to run or out would reach the release.
+    failing cell. PreviewError when there is nothing to run, out would reach the release, or
+    out/ran-<assignment> is a folder that no preview made.
     """
     source = source_folder(course, assignment)
     out = Path(out)
@@ -91,13 +102,20 @@ def write_preview(course: str | Path, assignment: str, out: str | Path, *,
                    if name not in ("NBGRADER_EXECUTION", KEY_VARIABLE)}
     if key is not None:
         environment[KEY_VARIABLE] = str(Path(key).resolve())
+    folder = ran_folder(out, assignment)
+    if folder.exists():
+        if not (folder / RAN_MARK).is_file():
+            raise PreviewError(f"{folder} exists and no preview made it: the preview runs the "
+                               "notebooks there, replacing it. Move it away, or choose "
+                               "another --out.")
+        shutil.rmtree(folder)
+    shutil.copytree(source, folder)
+    (folder / RAN_MARK).write_text("Made by digitlab preview, which replaces this folder.\n")
     pages = []
-    with tempfile.TemporaryDirectory(prefix="digitlab-preview-") as scratch:
-        folder = Path(shutil.copytree(source, Path(scratch) / assignment))
-        for path in sorted(folder.glob("*.ipynb")):
-            page = _preview_notebook(path, out / f"{path.stem}.html", environment)
-            progress(page)
-            pages.append(page)
+    for path in sorted(folder.glob("*.ipynb")):
+        page = _preview_notebook(path, out / f"{path.stem}.html", environment)
+        progress(page)
+        pages.append(page)
     return pages
 
 
@@ -115,6 +133,7 @@ def _preview_notebook(path: Path, html: Path, environment: dict[str, str]) -> Pa
     # A panel's widget state would make the page fetch the widget library from the web to
     # draw controls that cannot train there; without it, the panel shows its text.
     notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, path)
     exporter = HTMLExporter(embed_images=True)  # a markdown cell's picture files too
     body, _ = exporter.from_notebook_node(
         notebook, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
@@ -148,13 +167,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         "preview", help="run the source notebooks with their solutions and write them as HTML",
         description="Run each source notebook of ASSIGNMENT top to bottom in a fresh kernel, "
                     "outside nbgrader so that the experiments train, and write "
-                    "OUT/<notebook>.html with every figure. The pages hold the solutions: "
-                    "never put them in the release.")
+                    "OUT/<notebook>.html with every figure; the ran notebooks, and what they "
+                    "wrote, stay in OUT/ran-ASSIGNMENT. Both hold the solutions: never put "
+                    "them in the release.")
     command.add_argument("assignment", help="the nbgrader assignment, e.g. digit-lab")
     command.add_argument("--course", default=".", help="the course folder, holding "
                          "nbgrader_config.py and the source notebooks (default: the current "
                          "folder)")
-    command.add_argument("--out", help="the folder for the pages (default: COURSE/preview)")
+    command.add_argument("--out", help="the folder for the pages and the ran notebooks "
+                         "(default: COURSE/preview)")
     command.add_argument("--key", help=f"the answer key for notebook 05's hidden tests "
                          f"(default: ${KEY_VARIABLE}, else COURSE/keys/ASSIGNMENT.csv; "
                          "without one they are not checked in the notebook)")
@@ -168,9 +189,9 @@ def run(args: argparse.Namespace) -> int:
     if args.key and key is None:
         print(f"The answer key {args.key} does not exist.")
         return 1
+    out = Path(args.out or course / "preview")
     try:
-        pages = write_preview(course, args.assignment, Path(args.out or course / "preview"),
-                              key=key, progress=_say)
+        pages = write_preview(course, args.assignment, out, key=key, progress=_say)
     except PreviewError as error:
         print(error)
         return 1
@@ -178,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(pages) - len(failed)} of {len(pages)} notebooks ran, "
           + ("with the answer key" if key else "without an answer key (hidden tests that need "
                                                  "it said they were not checked)")
-          + ". The pages hold the solutions: keep them out of the release.")
+          + f"; the ran notebooks are in {ran_folder(out, args.assignment)}. The pages and "
+            "the ran notebooks hold the solutions: keep them out of the release.")
     return 1 if failed else 0
 
 
