@@ -10,10 +10,12 @@ import itertools
 import logging
 import os
 import pwd
+import re
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,11 @@ from traitlets.config import Config
 
 from digitlab.course.checks.score_submission import KEY_VARIABLE
 from digitlab.course.records import EVENTS_VARIABLE, read_events
-from digitlab.course.sandbox.bounded_execute import ERROR_NAME, LimitedExecute
+from digitlab.course.sandbox.bounded_execute import (
+    ERROR_NAME,
+    IGNORED_AFTER_SECONDS,
+    LimitedExecute,
+)
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits, MiB
 from digitlab.course.sandbox.process_tree import processes_of
 from digitlab.course.sandbox.sandbox import Sandbox, check_ready, sandbox
@@ -130,13 +136,36 @@ def test_a_cpu_loop_that_ignores_interrupts_dies_of_cpu_time(tmp_path):
     assert processes_of(slot_uid()) == []
 
 
-def test_a_sleeping_loop_that_ignores_interrupts_uses_up_the_wall_time(tmp_path):
+def test_a_sleeping_loop_that_ignores_interrupts_stops_its_notebook_at_once(tmp_path):
+    """The interrupt of the cell's timeout is ignored, and the kernel stays busy: the rest of
+    the notebook is not run (it would only queue behind the loop) and the kernel is killed,
+    long before the notebook's wall time is spent."""
+    begun = time.monotonic()
     outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "import time\nwhile True:\n"
-                          "    time.sleep(1)", "print(1)", notebook_wall_seconds=6)
+                          "    time.sleep(1)", "print(1)", "print(2)", timeout=5,
+                          notebook_wall_seconds=60)
+    seconds = time.monotonic() - begun
     assert any(output.get("ename") == "CellTimeoutError" for output in outputs[0])
-    assert limit_error(outputs[1]) == "the notebook used its 6 s of wall time; cell not run"
-    assert hits == {"wall": "the notebook used its 6 s of wall time"}
+    reason = limit_error(outputs[0])
+    assert re.fullmatch(r"the cell was still running \d+ s after its time limit of 5 s and "
+                        r"ignored the interrupt; the rest of the notebook is not run",
+                        reason), reason
+    # nbclient's wait for the idle after the interrupt (4 s), then ours for a kernel_info reply
+    assert int(reason.split()[5]) >= IGNORED_AFTER_SECONDS
+    assert [limit_error(cell) for cell in outputs[1:]] == [reason + "; cell not run"] * 2
+    assert hits == {"wall": reason}
     assert processes_of(slot_uid()) == []
+    assert seconds < 30, seconds  # the old behaviour: the notebook's 60 s of wall time
+
+
+def test_a_loop_that_takes_the_interrupt_only_fails_its_own_cell(tmp_path):
+    """The timeout's interrupt reaches the loop: its cell fails, and the later cells run."""
+    outputs, hits = grade(tmp_path, "import time\nwhile True:\n    time.sleep(1)",
+                          "print('after the loop')", timeout=3)
+    assert [output.get("ename") for output in outputs[0]
+            if output.output_type == "error"] == ["KeyboardInterrupt", "CellTimeoutError"]
+    assert text(outputs[1]) == "after the loop\n"
+    assert hits == {}
 
 
 def test_growing_memory_gets_the_kernel_killed_and_named(tmp_path):

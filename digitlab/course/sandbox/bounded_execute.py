@@ -11,6 +11,9 @@ nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preproce
   frame), reports it as an endless loop, and remembers it so that later kernels and checks
   do not run it again; later cells of the same kernel get the budget's least(), and a
   second hang in the same code stops the notebook and kills its kernel;
+* stops the notebook at once, and kills its kernel, when a timed-out cell ignored the
+  interrupt (still busy IGNORED_AFTER_SECONDS after nbclient's own wait for the idle):
+  every later cell would only queue behind it and wait out its own timeout;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
 * turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
   code cell get `GradingLimitError: <reason>; cell not run`, so their tests score 0 and the
@@ -46,6 +49,11 @@ from digitlab.course.sandbox.sandbox import (
 from digitlab.student import StudentCodeError, answer_source, code_digest
 
 ERROR_NAME = "GradingLimitError"
+# After a timeout nbclient interrupts the kernel and waits Execute.iopub_timeout (4 s) for its
+# idle. Without it, the kernel gets this much longer to answer a kernel_info request: a
+# kernel still running the cell answers nothing (its shell waits for the cell), one whose
+# idle was only lost with its output channel answers at once.
+IGNORED_AFTER_SECONDS = 2
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # A traceback's frame in code of an answer cell: one run in this kernel ("Cell In[7], line
 # 12, in Linear.backward(self, grad)"), or one the seam ran from a saved notebook
@@ -217,7 +225,11 @@ class LimitedExecute(Execute):
         if not timed_out:
             self._budget.ended(time.monotonic() - begun)
         elif self.limits.enabled:
+            ignored = not self._idle_seen and not await self._answers()
             self._budget.waited_for(time.monotonic() - begun)
+            if ignored:
+                await self._ignored_interrupt(cell, time.monotonic() - begun)
+                return cell
             await self._hung(cell)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
@@ -275,6 +287,36 @@ class LimitedExecute(Execute):
             await ensure_async(self.km.shutdown_kernel(now=True))
             return
         self._hung_here = self._budget.hung[code_digest(source)]
+
+    async def _answers(self) -> bool:
+        """Whether the kernel answers a kernel_info request within IGNORED_AFTER_SECONDS:
+        False while it is still running a cell."""
+        asked = self.kc.kernel_info()
+        deadline = time.monotonic() + IGNORED_AFTER_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            try:  # the timed-out cell's own late reply may come first
+                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+            except queue.Empty:
+                return False
+            if reply["parent_header"].get("msg_id") == asked:
+                return True
+        return False
+
+    async def _ignored_interrupt(self, cell, seconds: float) -> None:
+        """The timed-out cell ran `seconds` and ignored the interrupt (it catches
+        KeyboardInterrupt or SIGINT, or waits in C code): the kernel would run it until a
+        limit killed it, and every later cell would wait behind it and time out in turn.
+        Stop the notebook, and kill its kernel now. No traceback names the code, so nothing
+        is remembered for later kernels. A kernel that died meanwhile (a CPU limit reached
+        while nbclient waited) is named by its death."""
+        if await ensure_async(self.km.is_alive()):
+            self._stop("wall", f"the cell was still running {seconds - self._cell_timeout:.0f}"
+                               f" s after its time limit of {self._cell_timeout} s and ignored "
+                               "the interrupt; the rest of the notebook is not run")
+        else:
+            self._stop(*self._death())
+        cell.outputs.append(_error(self._stopped))
+        await ensure_async(self.km.shutdown_kernel(now=True))
 
     def _death(self) -> tuple[str, str]:
         """(limit, reason) of the kernel's death, in words a student understands."""
