@@ -18,14 +18,17 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from lab_browser import require_root
+from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 from notebook_factory import reference_answer, write_notebook
 from traitlets.config import Config
 
 from digitlab.course.checks.score_submission import KEY_VARIABLE
 from digitlab.course.records import EVENTS_VARIABLE, read_events
+from digitlab.course.sandbox import budget
 from digitlab.course.sandbox.bounded_execute import (
     ERROR_NAME,
     IGNORED_AFTER_SECONDS,
@@ -34,7 +37,7 @@ from digitlab.course.sandbox.bounded_execute import (
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits, MiB
 from digitlab.course.sandbox.process_tree import processes_of
 from digitlab.course.sandbox.sandbox import Sandbox, check_ready, sandbox
-from digitlab.student import NOTEBOOK_01
+from digitlab.student import NOTEBOOK_01, code_digest
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
 # clean-up kills every process of the slot user, so these tests keep to their own slot.
@@ -58,15 +61,19 @@ def slot_uid() -> int:
     return pwd.getpwnam(GradingLimits().slot_user(SLOT)).pw_uid
 
 
-def grade(tmp_path, *sources: str, timeout: int = 30, **limits):
-    """The notebook of these code cells after LimitedExecute, configured like the course
-    (c.GradingLimits.*) with SMALL and limits; its cells' outputs, and the limits hit."""
+def grade(tmp_path, *sources: str | NotebookNode, timeout: int = 30, **limits):
+    """The notebook of these code cells (a source, or a cell) after LimitedExecute,
+    configured like the course (c.GradingLimits.*) with SMALL and limits; its cells'
+    outputs, and the limits hit. The notebook is saved first, as probe.ipynb, where the
+    grader reads its answers."""
     config = Config()
     for name, value in {**SMALL, **limits}.items():
         setattr(config.GradingLimits, name, value)
-    notebook = new_notebook(cells=[new_code_cell(source) for source in sources],
+    notebook = new_notebook(cells=[source if isinstance(source, NotebookNode)
+                                   else new_code_cell(source) for source in sources],
                             metadata={"kernelspec": {"name": "python3", "language": "python",
                                                      "display_name": "Python 3"}})
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
     executor = LimitedExecute(config=config, timeout=timeout, raise_on_iopub_timeout=False)
     notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)},
                                                  "unique_key": "probe"})
@@ -156,6 +163,28 @@ def test_a_sleeping_loop_that_ignores_interrupts_stops_its_notebook_at_once(tmp_
     assert hits == {"wall": reason}
     assert processes_of(slot_uid()) == []
     assert seconds < 30, seconds  # the old behaviour: the notebook's 60 s of wall time
+
+
+def test_an_answer_that_ignores_interrupts_is_named_from_the_kernels_stacks(
+        tmp_path, monkeypatch):
+    """No traceback names the code that ignored the interrupt: the kernel's stacks do. The
+    answer is remembered, so the student's later kernels and checks do not run it again."""
+    monkeypatch.setattr(budget, "_BUDGETS", {})
+    answer = ("import signal\nimport time\n\n\ndef summarize():\n"
+              "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n"
+              "        time.sleep(1)\n")
+    outputs, hits = grade(tmp_path, new_code_cell(answer, metadata={"nbgrader": {
+                              "solution": True, "grade": False, "grade_id": "summary"}}),
+                          "summarize()", "print(1)", timeout=5)
+    reason = limit_error(outputs[1])
+    assert re.fullmatch(r"summarize in the answer cell summary of probe.ipynb was still "
+                        r"running \d+ s after its time limit of 5 s and ignored the "
+                        r"interrupt; the rest of the notebook is not run", reason), reason
+    assert limit_error(outputs[2]) == reason + "; cell not run"
+    assert hits == {"endless_loop": reason}
+    remembered = reason.removesuffix("; the rest of the notebook is not run")
+    assert budget.budget_of("", 0).hung == {code_digest(answer): remembered}
+    assert processes_of(slot_uid()) == []
 
 
 def test_a_loop_that_takes_the_interrupt_only_fails_its_own_cell(tmp_path):
