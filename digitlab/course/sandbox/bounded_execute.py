@@ -57,7 +57,7 @@ from digitlab.student import StudentCodeError, answer_source, code_digest
 
 ERROR_NAME = "GradingLimitError"
 # After a timeout nbclient interrupts the kernel and waits Execute.iopub_timeout (4 s) for its
-# idle. Without it, the kernel gets this much longer to answer a kernel_info request: a
+# idle. When none came, the kernel gets this much longer to answer a kernel_info request: a
 # kernel still running the cell answers nothing (its shell waits for the cell), one whose
 # idle was only lost with its output channel answers at once.
 IGNORED_AFTER_SECONDS = 2
@@ -330,7 +330,10 @@ class LimitedExecute(Execute):
         process = getattr(self.km.provisioner, "process", None)
         if process is None:
             return ""
-        os.kill(process.pid, signal.SIGUSR1)  # the kernel alone: SIGUSR1 would end its children
+        try:
+            os.kill(process.pid, signal.SIGUSR1)  # the kernel alone: it would end its children
+        except ProcessLookupError:  # it died just now
+            return ""
         path = Path(self.km.connection_file).with_name(STACKS_FILE)
         text = ""
         for _ in range(20):  # written at once by the signal handler, even amid a C call
