@@ -143,10 +143,25 @@ def test_a_cpu_loop_that_ignores_interrupts_dies_of_cpu_time(tmp_path):
     assert processes_of(slot_uid()) == []
 
 
+def test_a_cpu_loop_that_ignores_the_timeouts_interrupt_is_left_to_its_cpu_time(tmp_path):
+    """The cell times out long before its CPU time is spent, and ignores the interrupt; but it
+    computes, so it is not stopped at once: its CPU limit stops it, as one that never timed
+    out."""
+    begun = time.monotonic()
+    outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "while True:\n    pass", "print(1)",
+                          "print(2)", timeout=2, cpu_seconds=12, notebook_wall_seconds=90)
+    assert any(output.get("ename") == "CellTimeoutError" for output in outputs[0])
+    assert hits == {"cpu": "the kernel used its 12 s of CPU time (SIGXCPU)"}
+    # It dies while a later cell waits behind it, the first or the second.
+    assert limit_error(outputs[2]).startswith(hits["cpu"])
+    assert time.monotonic() - begun > 12  # its CPU time, not the 2 s timeout and the waits
+    assert processes_of(slot_uid()) == []
+
+
 def test_a_sleeping_loop_that_ignores_interrupts_stops_its_notebook_at_once(tmp_path):
-    """The interrupt of the cell's timeout is ignored, and the kernel stays busy: the rest of
-    the notebook is not run (it would only queue behind the loop) and the kernel is killed,
-    long before the notebook's wall time is spent."""
+    """The interrupt of the cell's timeout is ignored, and the kernel waits without computing:
+    the rest of the notebook is not run (it would only queue behind the loop) and the kernel
+    is killed, long before the notebook's wall time is spent."""
     begun = time.monotonic()
     outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "import time\nwhile True:\n"
                           "    time.sleep(1)", "print(1)", "print(2)", timeout=5,
@@ -154,11 +169,12 @@ def test_a_sleeping_loop_that_ignores_interrupts_stops_its_notebook_at_once(tmp_
     seconds = time.monotonic() - begun
     assert any(output.get("ename") == "CellTimeoutError" for output in outputs[0])
     reason = limit_error(outputs[0])
-    assert re.fullmatch(r"the cell was still running \d+ s after its time limit of 5 s and "
-                        r"ignored the interrupt; the rest of the notebook is not run",
-                        reason), reason
+    waited = re.fullmatch(r"the cell ignored the interrupt at its time limit of 5 s, and "
+                          r"waited (\d+) s more without computing; the rest of the notebook "
+                          r"is not run", reason)
+    assert waited, reason
     # nbclient's wait for the idle after the interrupt (4 s), then ours for a kernel_info reply
-    assert int(reason.split()[5]) >= IGNORED_AFTER_SECONDS
+    assert int(waited[1]) >= IGNORED_AFTER_SECONDS
     assert [limit_error(cell) for cell in outputs[1:]] == [reason + "; cell not run"] * 2
     assert hits == {"wall": reason}
     assert processes_of(slot_uid()) == []
@@ -177,9 +193,9 @@ def test_an_answer_that_ignores_interrupts_is_named_from_the_kernels_stacks(
                               "solution": True, "grade": False, "grade_id": "summary"}}),
                           "summarize()", "print(1)", timeout=5)
     reason = limit_error(outputs[1])
-    assert re.fullmatch(r"summarize in the answer cell summary of probe.ipynb was still "
-                        r"running \d+ s after its time limit of 5 s and ignored the "
-                        r"interrupt; the rest of the notebook is not run", reason), reason
+    assert re.fullmatch(r"summarize in the answer cell summary of probe.ipynb ignored the "
+                        r"interrupt at its time limit of 5 s, and waited \d+ s more without "
+                        r"computing; the rest of the notebook is not run", reason), reason
     assert limit_error(outputs[2]) == reason + "; cell not run"
     assert hits == {"endless_loop": reason}
     remembered = reason.removesuffix("; the rest of the notebook is not run")
@@ -289,6 +305,26 @@ def test_a_child_runs_as_the_slot_user_inside_the_limits(tmp_path, monkeypatch):
     assert result == f"{slot_uid()} (5, 10) None None"
     assert not box.directory.exists()
     assert processes_of(slot_uid()) == []
+
+
+def test_a_sandbox_counts_the_cpu_time_of_its_processes(tmp_path):
+    """Sandbox.cpu_seconds: what a child computed counts, its sleep does not."""
+    spin_then_sleep = ("import time\nwhile time.process_time() < 0.5:\n    pass\n"
+                       "print(flush=True)\ntime.sleep(60)")
+    with sandbox(GradingLimits(**SMALL)) as box:
+        child = subprocess.Popen(box.command([sys.executable, "-I", "-c", spin_then_sleep]),
+                                 env=box.environment, cwd=box.directory,
+                                 stdout=subprocess.PIPE)
+        try:
+            child.stdout.readline()  # it has computed, and sleeps now
+            computed = box.cpu_seconds(child.pid)
+            time.sleep(1)
+            slept = box.cpu_seconds(child.pid) - computed
+        finally:
+            child.kill()
+            child.wait()
+    assert computed >= 0.45, computed  # 0.5 s, in clock ticks rounded down
+    assert slept < 0.05, slept
 
 
 def test_an_orphan_of_the_sandbox_is_the_graders_to_reap_not_pid_1s(tmp_path):

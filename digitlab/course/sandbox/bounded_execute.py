@@ -12,10 +12,12 @@ nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preproce
   do not run it again; later cells of the same kernel get the budget's least(), and a
   second hang in the same code stops the notebook and kills its kernel;
 * stops the notebook at once, and kills its kernel, when a timed-out cell ignored the
-  interrupt (still busy IGNORED_AFTER_SECONDS after nbclient's own wait for the idle):
-  every later cell would only queue behind it and wait out its own timeout. The kernel's
-  stacks (grading_kernel.py dumps them on SIGUSR1) name the answer it was stuck in, if
-  any, which is then remembered like a loop that took the interrupt;
+  interrupt (still busy IGNORED_AFTER_SECONDS after nbclient's own wait for the idle) and
+  waited without computing (its sandbox used under COMPUTING_CORES of a core since the
+  timeout): it would hold its kernel until the notebook's wall time, and every later cell
+  would only queue behind it. The kernel's stacks (grading_kernel.py dumps them on SIGUSR1)
+  name the answer it was stuck in, if any, which is then remembered like a loop that took
+  the interrupt. One that ignored the interrupt while computing is left to its CPU time;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
 * turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
   code cell get `GradingLimitError: <reason>; cell not run`, so their tests score 0 and the
@@ -61,6 +63,14 @@ ERROR_NAME = "GradingLimitError"
 # kernel still running the cell answers nothing (its shell waits for the cell), one whose
 # idle was only lost with its output channel answers at once.
 IGNORED_AFTER_SECONDS = 2
+# A kernel that ignored the interrupt and used less CPU than this (in cores, over the time from
+# its cell's timeout to that answer) waited without computing: sleeping, or blocked in a
+# call. A waiting kernel's threads use next to nothing (measured: under a clock tick in 6 s);
+# a computing one gets a core, or its share of one on a busy machine (measured: 0.65 of a
+# core, reniced by 10 on 2 cores with a load of 2; by the scheduler's weights, 110 against
+# 1024, a tenth of one reniced by 10 beside a busy process that is not). Under a fiftieth,
+# it would share its core with 50 others.
+COMPUTING_CORES = 0.02
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # A traceback's frame in code of an answer cell: one run in this kernel ("Cell In[7], line
 # 12, in Linear.backward(self, grad)"), or one the seam ran from a saved notebook
@@ -256,7 +266,7 @@ class LimitedExecute(Execute):
         elif self.limits.enabled:
             ignored = not self._idle_seen and not await self._answers()
             self._budget.waited_for(time.monotonic() - begun)
-            if ignored:
+            if ignored and not self._computing():
                 await self._ignored_interrupt(cell, time.monotonic() - begun)
                 return cell
             await self._hung(cell)
@@ -271,6 +281,27 @@ class LimitedExecute(Execute):
     # nbclient binds execute_cell = run_sync(NotebookClient.async_execute_cell) when its class
     # is made, so the override above is used only if the sync name is rebound here.
     execute_cell = run_sync(async_execute_cell)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        # From here on, the CPU its sandbox uses tells whether a kernel that ignores the
+        # interrupt computes, or waits.
+        self._timed_out = time.monotonic(), self._kernel_cpu_seconds()
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _kernel_cpu_seconds(self) -> float:
+        """CPU seconds the kernel's sandbox has used so far; 0 without one (limits off)."""
+        sandbox = getattr(self.km, "sandbox", None)
+        process = getattr(self.km.provisioner, "process", None)
+        if sandbox is None or process is None:
+            return 0.0
+        return sandbox.cpu_seconds(process.pid)
+
+    def _computing(self) -> bool:
+        """Whether the kernel's sandbox used COMPUTING_CORES of a core or more since the
+        cell's timeout."""
+        since, used = self._timed_out
+        return (self._kernel_cpu_seconds() - used
+                >= COMPUTING_CORES * (time.monotonic() - since))
 
     def _stuck_in(self, cell) -> tuple[str, str, str] | None:
         """(notebook, grade id, where) of the answer code a timed-out cell was stuck in, from
@@ -377,10 +408,11 @@ class LimitedExecute(Execute):
         return False
 
     async def _ignored_interrupt(self, cell, seconds: float) -> None:
-        """The timed-out cell ran `seconds` and ignored the interrupt (it catches
-        KeyboardInterrupt or SIGINT, or waits in C code): the kernel would run it until a
-        limit killed it, and every later cell would wait behind it and time out in turn.
-        Stop the notebook, and kill its kernel now. No traceback names the code: the
+        """The timed-out cell ran `seconds`, ignored the interrupt (it catches
+        KeyboardInterrupt or SIGINT, or waits in C code) and has waited since without
+        computing: no CPU limit would stop it, the kernel would wait until the notebook's
+        wall time, and every later cell would wait behind it and time out in turn. Stop
+        the notebook, and kill its kernel now. No traceback names the code: the
         kernel's stacks do, when it is an answer's, which is then remembered for the
         student's later kernels and checks. A kernel that died meanwhile (a CPU limit
         reached while nbclient waited) is named by its death."""
@@ -388,8 +420,8 @@ class LimitedExecute(Execute):
             self._stop(*self._death())
             cell.outputs.append(_error(self._stopped))
             return
-        late = (f"was still running {seconds - self._cell_timeout:.0f} s after its time "
-                f"limit of {self._cell_timeout} s and ignored the interrupt")
+        late = (f"ignored the interrupt at its time limit of {self._cell_timeout} s, and "
+                f"waited {seconds - self._cell_timeout:.0f} s more without computing")
         stuck = self._stuck_in_stacks(await self._stacks())
         digest = stuck and self._digest(*stuck[:2])
         if digest:
