@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from nbgrader.preprocessors import Execute
 from notebook_factory import answer, reference_answer, write_notebook
 
 from digitlab.course.checks import backward_check
 from digitlab.course.checks.box import PlainBox
+from digitlab.course.sandbox.bounded_execute import COMPUTING_CORES, IGNORED_AFTER_SECONDS
 from digitlab.course.sandbox.budget import (
     LEAST_SECONDS,
     SLOWEST_FACTOR,
@@ -179,3 +181,14 @@ def test_the_page_quotes_the_budgets_settings():
             "by default") in page
     assert f"{SLOWEST_FACTOR} times the slowest step that ended by itself" in page
     assert f"and at least {LEAST_SECONDS} s" in page
+    # A kernel that ignored the interrupt: nbclient's wait for its idle, then the grader's.
+    idle, answer = Execute().iopub_timeout, IGNORED_AFTER_SECONDS
+    assert f"nbclient waits {idle} s (`Execute.iopub_timeout`)" in page
+    assert f"waits {answer} s more (`IGNORED_AFTER_SECONDS`)" in page
+    assert f"later than its timeout plus {idle + answer} s" in page
+    assert f"needs more than {idle + answer} s to stop" in page
+    assert f"waited {idle + answer} s more without computing" in page
+    # What a kernel that ignored the interrupt must use to count as computing.
+    assert COMPUTING_CORES == 1 / 50
+    assert "(a fiftieth of a core or more, `COMPUTING_CORES`)" in page
+    assert "share its core with 50 others to fall under a fiftieth" in page

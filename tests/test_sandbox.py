@@ -10,25 +10,34 @@ import itertools
 import logging
 import os
 import pwd
+import re
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from lab_browser import require_root
+from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 from notebook_factory import reference_answer, write_notebook
 from traitlets.config import Config
 
 from digitlab.course.checks.score_submission import KEY_VARIABLE
 from digitlab.course.records import EVENTS_VARIABLE, read_events
-from digitlab.course.sandbox.bounded_execute import ERROR_NAME, LimitedExecute
+from digitlab.course.sandbox import budget
+from digitlab.course.sandbox.bounded_execute import (
+    ERROR_NAME,
+    IGNORED_AFTER_SECONDS,
+    LimitedExecute,
+)
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits, MiB
 from digitlab.course.sandbox.process_tree import processes_of
 from digitlab.course.sandbox.sandbox import Sandbox, check_ready, sandbox
-from digitlab.student import NOTEBOOK_01
+from digitlab.student import NOTEBOOK_01, code_digest
 
 # Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
 # clean-up kills every process of the slot user, so these tests keep to their own slot.
@@ -52,15 +61,19 @@ def slot_uid() -> int:
     return pwd.getpwnam(GradingLimits().slot_user(SLOT)).pw_uid
 
 
-def grade(tmp_path, *sources: str, timeout: int = 30, **limits):
-    """The notebook of these code cells after LimitedExecute, configured like the course
-    (c.GradingLimits.*) with SMALL and limits; its cells' outputs, and the limits hit."""
+def grade(tmp_path, *sources: str | NotebookNode, timeout: int = 30, **limits):
+    """The notebook of these code cells (a source, or a cell) after LimitedExecute,
+    configured like the course (c.GradingLimits.*) with SMALL and limits; its cells'
+    outputs, and the limits hit. The notebook is saved first, as probe.ipynb, where the
+    grader reads its answers."""
     config = Config()
     for name, value in {**SMALL, **limits}.items():
         setattr(config.GradingLimits, name, value)
-    notebook = new_notebook(cells=[new_code_cell(source) for source in sources],
+    notebook = new_notebook(cells=[source if isinstance(source, NotebookNode)
+                                   else new_code_cell(source) for source in sources],
                             metadata={"kernelspec": {"name": "python3", "language": "python",
                                                      "display_name": "Python 3"}})
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
     executor = LimitedExecute(config=config, timeout=timeout, raise_on_iopub_timeout=False)
     notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)},
                                                  "unique_key": "probe"})
@@ -130,13 +143,74 @@ def test_a_cpu_loop_that_ignores_interrupts_dies_of_cpu_time(tmp_path):
     assert processes_of(slot_uid()) == []
 
 
-def test_a_sleeping_loop_that_ignores_interrupts_uses_up_the_wall_time(tmp_path):
-    outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "import time\nwhile True:\n"
-                          "    time.sleep(1)", "print(1)", notebook_wall_seconds=6)
+def test_a_cpu_loop_that_ignores_the_timeouts_interrupt_is_left_to_its_cpu_time(tmp_path):
+    """The cell times out long before its CPU time is spent, and ignores the interrupt; but it
+    computes, so it is not stopped at once: its CPU limit stops it, as one that never timed
+    out."""
+    begun = time.monotonic()
+    outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "while True:\n    pass", "print(1)",
+                          "print(2)", timeout=2, cpu_seconds=12, notebook_wall_seconds=90)
     assert any(output.get("ename") == "CellTimeoutError" for output in outputs[0])
-    assert limit_error(outputs[1]) == "the notebook used its 6 s of wall time; cell not run"
-    assert hits == {"wall": "the notebook used its 6 s of wall time"}
+    assert hits == {"cpu": "the kernel used its 12 s of CPU time (SIGXCPU)"}
+    # It dies while a later cell waits behind it, the first or the second.
+    assert limit_error(outputs[2]).startswith(hits["cpu"])
+    assert time.monotonic() - begun > 12  # its CPU time, not the 2 s timeout and the waits
     assert processes_of(slot_uid()) == []
+
+
+def test_a_sleeping_loop_that_ignores_interrupts_stops_its_notebook_at_once(tmp_path):
+    """The interrupt of the cell's timeout is ignored, and the kernel waits without computing:
+    the rest of the notebook is not run (it would only queue behind the loop) and the kernel
+    is killed, long before the notebook's wall time is spent."""
+    begun = time.monotonic()
+    outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "import time\nwhile True:\n"
+                          "    time.sleep(1)", "print(1)", "print(2)", timeout=5,
+                          notebook_wall_seconds=60)
+    seconds = time.monotonic() - begun
+    assert any(output.get("ename") == "CellTimeoutError" for output in outputs[0])
+    reason = limit_error(outputs[0])
+    waited = re.fullmatch(r"the cell ignored the interrupt at its time limit of 5 s, and "
+                          r"waited (\d+) s more without computing; the rest of the notebook "
+                          r"is not run", reason)
+    assert waited, reason
+    # nbclient's wait for the idle after the interrupt (4 s), then ours for a kernel_info reply
+    assert int(waited[1]) >= IGNORED_AFTER_SECONDS
+    assert [limit_error(cell) for cell in outputs[1:]] == [reason + "; cell not run"] * 2
+    assert hits == {"wall": reason}
+    assert processes_of(slot_uid()) == []
+    assert seconds < 30, seconds  # the old behaviour: the notebook's 60 s of wall time
+
+
+def test_an_answer_that_ignores_interrupts_is_named_from_the_kernels_stacks(
+        tmp_path, monkeypatch):
+    """No traceback names the code that ignored the interrupt: the kernel's stacks do. The
+    answer is remembered, so the student's later kernels and checks do not run it again."""
+    monkeypatch.setattr(budget, "_BUDGETS", {})
+    answer = ("import signal\nimport time\n\n\ndef summarize():\n"
+              "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n"
+              "        time.sleep(1)\n")
+    outputs, hits = grade(tmp_path, new_code_cell(answer, metadata={"nbgrader": {
+                              "solution": True, "grade": False, "grade_id": "summary"}}),
+                          "summarize()", "print(1)", timeout=5)
+    reason = limit_error(outputs[1])
+    assert re.fullmatch(r"summarize in the answer cell summary of probe.ipynb ignored the "
+                        r"interrupt at its time limit of 5 s, and waited \d+ s more without "
+                        r"computing; the rest of the notebook is not run", reason), reason
+    assert limit_error(outputs[2]) == reason + "; cell not run"
+    assert hits == {"endless_loop": reason}
+    remembered = reason.removesuffix("; the rest of the notebook is not run")
+    assert budget.budget_of("", 0).hung == {code_digest(answer): remembered}
+    assert processes_of(slot_uid()) == []
+
+
+def test_a_loop_that_takes_the_interrupt_only_fails_its_own_cell(tmp_path):
+    """The timeout's interrupt reaches the loop: its cell fails, and the later cells run."""
+    outputs, hits = grade(tmp_path, "import time\nwhile True:\n    time.sleep(1)",
+                          "print('after the loop')", timeout=3)
+    assert [output.get("ename") for output in outputs[0]
+            if output.output_type == "error"] == ["KeyboardInterrupt", "CellTimeoutError"]
+    assert text(outputs[1]) == "after the loop\n"
+    assert hits == {}
 
 
 def test_growing_memory_gets_the_kernel_killed_and_named(tmp_path):
@@ -231,6 +305,26 @@ def test_a_child_runs_as_the_slot_user_inside_the_limits(tmp_path, monkeypatch):
     assert result == f"{slot_uid()} (5, 10) None None"
     assert not box.directory.exists()
     assert processes_of(slot_uid()) == []
+
+
+def test_a_sandbox_counts_the_cpu_time_of_its_processes(tmp_path):
+    """Sandbox.cpu_seconds: what a child computed counts, its sleep does not."""
+    spin_then_sleep = ("import time\nwhile time.process_time() < 0.5:\n    pass\n"
+                       "print(flush=True)\ntime.sleep(60)")
+    with sandbox(GradingLimits(**SMALL)) as box:
+        child = subprocess.Popen(box.command([sys.executable, "-I", "-c", spin_then_sleep]),
+                                 env=box.environment, cwd=box.directory,
+                                 stdout=subprocess.PIPE)
+        try:
+            child.stdout.readline()  # it has computed, and sleeps now
+            computed = box.cpu_seconds(child.pid)
+            time.sleep(1)
+            slept = box.cpu_seconds(child.pid) - computed
+        finally:
+            child.kill()
+            child.wait()
+    assert computed >= 0.45, computed  # 0.5 s, in clock ticks rounded down
+    assert slept < 0.05, slept
 
 
 def test_an_orphan_of_the_sandbox_is_the_graders_to_reap_not_pid_1s(tmp_path):

@@ -11,6 +11,13 @@ nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preproce
   frame), reports it as an endless loop, and remembers it so that later kernels and checks
   do not run it again; later cells of the same kernel get the budget's least(), and a
   second hang in the same code stops the notebook and kills its kernel;
+* stops the notebook at once, and kills its kernel, when a timed-out cell ignored the
+  interrupt (still busy IGNORED_AFTER_SECONDS after nbclient's own wait for the idle) and
+  waited without computing (its sandbox used under COMPUTING_CORES of a core since the
+  timeout): it would hold its kernel until the notebook's wall time, and every later cell
+  would only queue behind it. The kernel's stacks (grading_kernel.py dumps them on SIGUSR1)
+  name the answer it was stuck in, if any, which is then remembered like a loop that took
+  the interrupt. One that ignored the interrupt while computing is left to its CPU time;
 * keeps at most output_bytes of output per notebook, and survives an output flood;
 * turns a dead kernel, or one that cannot start, into failed cells: that cell and every later
   code cell get `GradingLimitError: <reason>; cell not run`, so their tests score 0 and the
@@ -20,13 +27,17 @@ Each limit hit is logged as `GRADING LIMIT: ...` and reported with records.repor
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 import queue
 import re
 import signal
+import stat
 import time
 from pathlib import Path
 
+from ipykernel.compiler import get_tmp_hash_seed, murmur2_x86
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
@@ -36,6 +47,7 @@ from traitlets import Instance, default
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import LimitHit, report_event
 from digitlab.course.sandbox.budget import StudentBudget, budget_of
+from digitlab.course.sandbox.grading_kernel import STACKS_FILE
 from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.sandbox import (
     LimitedKernelManager,
@@ -46,6 +58,19 @@ from digitlab.course.sandbox.sandbox import (
 from digitlab.student import StudentCodeError, answer_source, code_digest
 
 ERROR_NAME = "GradingLimitError"
+# After a timeout nbclient interrupts the kernel and waits Execute.iopub_timeout (4 s) for its
+# idle. When none came, the kernel gets this much longer to answer a kernel_info request: a
+# kernel still running the cell answers nothing (its shell waits for the cell), one whose
+# idle was only lost with its output channel answers at once.
+IGNORED_AFTER_SECONDS = 2
+# A kernel that ignored the interrupt and used less CPU than this (in cores, over the time from
+# its cell's timeout to that answer) waited without computing: sleeping, or blocked in a
+# call. A waiting kernel's threads use next to nothing (measured: under a clock tick in 6 s);
+# a computing one gets a core, or its share of one on a busy machine (measured: 0.65 of a
+# core, reniced by 10 on 2 cores with a load of 2; by the scheduler's weights, 110 against
+# 1024, a tenth of one reniced by 10 beside a busy process that is not). Under a fiftieth,
+# it would share its core with 50 others.
+COMPUTING_CORES = 0.02
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # A traceback's frame in code of an answer cell: one run in this kernel ("Cell In[7], line
 # 12, in Linear.backward(self, grad)"), or one the seam ran from a saved notebook
@@ -55,6 +80,13 @@ ANSWER_FRAME = re.compile(r"^(?:Cell In\[(?P<count>\d+)\], line (?P<line>\d+)"
                           r"|File (?P<notebook>[^/\\]+\.ipynb) "
                           r"\(answer cell (?P<grade_id>[\w-]+)\):(?P<seam_line>\d+))"
                           r"(?:, in (?P<function>[\w.<>]+))?")
+# A frame of the kernel's stacks, as faulthandler writes them (innermost first), in a cell run
+# in this kernel ('File "/tmp/ipykernel_41/2349813.py", line 7 in summarize_accuracies':
+# ipykernel names a cell's file by a hash of its source), or in one the seam ran from a saved
+# notebook ('File "01-linear-backward.ipynb (answer cell linear-backward)", line 12 in ...').
+STACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
+SEAM_FILE = re.compile(r"(?P<notebook>[^/\\]+\.ipynb) \(answer cell (?P<grade_id>[\w-]+)\)")
+STACKS_BYTES = 64 * 1024  # every thread's stack fits; the kernel's user could write more
 
 
 def _error(reason: str):
@@ -73,6 +105,21 @@ def _output_overflowed_memory(cell) -> bool:
     errors = "".join(output.get("text", "") for output in cell.outputs
                      if output.output_type == "stream" and output.name == "stderr")
     return "MemoryError" in errors and "iostream" in errors
+
+
+def _read_stacks(path: Path) -> str:
+    """The start of the kernel's stacks file, never through a link or a pipe that the
+    kernel's user put in its place: the grader reads it as root."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return ""
+        return os.read(descriptor, STACKS_BYTES).decode(errors="replace")
+    finally:
+        os.close(descriptor)
 
 
 class LimitedExecute(Execute):
@@ -217,7 +264,11 @@ class LimitedExecute(Execute):
         if not timed_out:
             self._budget.ended(time.monotonic() - begun)
         elif self.limits.enabled:
+            ignored = not self._idle_seen and not await self._answers()
             self._budget.waited_for(time.monotonic() - begun)
+            if ignored and not self._computing():
+                await self._ignored_interrupt(cell, time.monotonic() - begun)
+                return cell
             await self._hung(cell)
         if not self._idle_seen and not timed_out and self.limits.enabled:
             await self._reopen_iopub(cell)
@@ -230,6 +281,27 @@ class LimitedExecute(Execute):
     # nbclient binds execute_cell = run_sync(NotebookClient.async_execute_cell) when its class
     # is made, so the override above is used only if the sync name is rebound here.
     execute_cell = run_sync(async_execute_cell)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        # From here on, the CPU its sandbox uses tells whether a kernel that ignores the
+        # interrupt computes, or waits.
+        self._timed_out = time.monotonic(), self._kernel_cpu_seconds()
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _kernel_cpu_seconds(self) -> float:
+        """CPU seconds the kernel's sandbox has used so far; 0 without one (limits off)."""
+        sandbox = getattr(self.km, "sandbox", None)
+        process = getattr(self.km.provisioner, "process", None)
+        if sandbox is None or process is None:
+            return 0.0
+        return sandbox.cpu_seconds(process.pid)
+
+    def _computing(self) -> bool:
+        """Whether the kernel's sandbox used COMPUTING_CORES of a core or more since the
+        cell's timeout."""
+        since, used = self._timed_out
+        return (self._kernel_cpu_seconds() - used
+                >= COMPUTING_CORES * (time.monotonic() - since))
 
     def _stuck_in(self, cell) -> tuple[str, str, str] | None:
         """(notebook, grade id, where) of the answer code a timed-out cell was stuck in, from
@@ -259,22 +331,108 @@ class LimitedExecute(Execute):
         if stuck is None:
             return
         notebook, grade_id, where = stuck
-        try:
-            source = answer_source(self._folder / notebook, grade_id)
-        except StudentCodeError:  # a notebook the student broke: nothing to remember
+        digest = self._digest(notebook, grade_id)
+        if digest is None:
             return
         reason = (f"{where} in the answer cell {grade_id} of {notebook} was still running "
                   f"after {self._cell_timeout} s")
-        if self._budget.remember_hung(code_digest(source), reason):
+        if self._budget.remember_hung(digest, reason):
             self._hit("endless_loop", reason)
             cell.outputs.append(_error(reason))
         elif self._hung_here is not None:
-            self._stop("endless_loop", f"{self._budget.hung[code_digest(source)]}, and hung "
+            self._stop("endless_loop", f"{self._budget.hung[digest]}, and hung "
                                        "again here; the rest of the notebook is not run")
             cell.outputs.append(_error(self._stopped))
             await ensure_async(self.km.shutdown_kernel(now=True))
             return
-        self._hung_here = self._budget.hung[code_digest(source)]
+        self._hung_here = self._budget.hung[digest]
+
+    def _digest(self, notebook: str, grade_id: str) -> str | None:
+        """The digest of the answer's code in the notebook of the student's folder; None
+        when the student broke that notebook: nothing to remember then."""
+        try:
+            return code_digest(answer_source(self._folder / notebook, grade_id))
+        except StudentCodeError:
+            return None
+
+    async def _stacks(self) -> str:
+        """The Python stacks of the kernel's threads, which grading_kernel.py writes on
+        SIGUSR1; "" when none came within a second (the student's code took the signal)."""
+        process = getattr(self.km.provisioner, "process", None)
+        if process is None:
+            return ""
+        try:
+            os.kill(process.pid, signal.SIGUSR1)  # the kernel alone: it would end its children
+        except ProcessLookupError:  # it died just now
+            return ""
+        path = Path(self.km.connection_file).with_name(STACKS_FILE)
+        text = ""
+        for _ in range(20):  # written at once by the signal handler, even amid a C call
+            await asyncio.sleep(0.05)
+            last, text = text, _read_stacks(path)
+            if text and text == last:
+                break
+        return text
+
+    def _stuck_in_stacks(self, stacks: str) -> tuple[str, str, str] | None:
+        """(notebook, grade id, where) of the innermost answer-cell frame of the kernel's
+        stacks; None when they show none."""
+        answers = {f"{murmur2_x86(cell.source, get_tmp_hash_seed())}.py": cell
+                   for cell in self.nb.cells
+                   if cell.cell_type == "code"
+                   and cell.metadata.get("nbgrader", {}).get("solution")}
+        for line in stacks.splitlines():
+            frame = STACK_FRAME.match(line)
+            if frame is None:
+                continue
+            where = (frame["function"] if frame["function"] != "<module>"
+                     else f"line {frame['line']}")
+            if seam := SEAM_FILE.fullmatch(frame["file"]):
+                return seam["notebook"], seam["grade_id"], where
+            if answer := answers.get(os.path.basename(frame["file"])):
+                return self._notebook, answer.metadata.nbgrader.grade_id, where
+        return None
+
+    async def _answers(self) -> bool:
+        """Whether the kernel answers a kernel_info request within IGNORED_AFTER_SECONDS:
+        False while it is still running a cell."""
+        asked = self.kc.kernel_info()
+        deadline = time.monotonic() + IGNORED_AFTER_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            try:  # the timed-out cell's own late reply may come first
+                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+            except queue.Empty:
+                return False
+            if reply["parent_header"].get("msg_id") == asked:
+                return True
+        return False
+
+    async def _ignored_interrupt(self, cell, seconds: float) -> None:
+        """The timed-out cell ran `seconds`, ignored the interrupt (it catches
+        KeyboardInterrupt or SIGINT, or waits in C code) and has waited since without
+        computing: no CPU limit would stop it, the kernel would wait until the notebook's
+        wall time, and every later cell would wait behind it and time out in turn. Stop
+        the notebook, and kill its kernel now. No traceback names the code: the
+        kernel's stacks do, when it is an answer's, which is then remembered for the
+        student's later kernels and checks. A kernel that died meanwhile (a CPU limit
+        reached while nbclient waited) is named by its death."""
+        if not await ensure_async(self.km.is_alive()):
+            self._stop(*self._death())
+            cell.outputs.append(_error(self._stopped))
+            return
+        late = (f"ignored the interrupt at its time limit of {self._cell_timeout} s, and "
+                f"waited {seconds - self._cell_timeout:.0f} s more without computing")
+        stuck = self._stuck_in_stacks(await self._stacks())
+        digest = stuck and self._digest(*stuck[:2])
+        if digest:
+            notebook, grade_id, where = stuck
+            reason = f"{where} in the answer cell {grade_id} of {notebook} {late}"
+            self._budget.remember_hung(digest, reason)
+            self._stop("endless_loop", f"{reason}; the rest of the notebook is not run")
+        else:
+            self._stop("wall", f"the cell {late}; the rest of the notebook is not run")
+        cell.outputs.append(_error(self._stopped))
+        await ensure_async(self.km.shutdown_kernel(now=True))
 
     def _death(self) -> tuple[str, str]:
         """(limit, reason) of the kernel's death, in words a student understands."""

@@ -7,15 +7,30 @@ start ipykernel imports debugpy (about 0.07 s of CPU, in each of a student's fiv
 to serve a debugger that no grading uses. Here debugpy cannot be imported, so ipykernel
 starts without one, as it does wherever debugpy is not installed; nothing else changes.
 
+On SIGUSR1 the kernel writes the Python stacks of its threads (faulthandler) to STACKS_FILE
+beside its connection file, in the sandbox's folder: even while a cell that ignores the
+interrupt runs, or waits in C code, the grader reads there which answer it is stuck in.
+
 Run by file, like ipykernel_launcher: this file's folder leaves sys.path before anything
 is imported, and IPython puts the kernel's working folder there, as it does for that one.
 """
 
 import sys
 
+STACKS_FILE = "stacks.txt"
+
 if __name__ == "__main__":
     del sys.path[0]  # this file's folder
     sys.modules["debugpy"] = None  # `import debugpy` raises ImportError
+
+    import faulthandler
+    import os
+    import signal
+
+    connection_file = sys.argv[sys.argv.index("-f") + 1]
+    # Kept open for the kernel's life: faulthandler writes to its descriptor.
+    stacks = open(os.path.join(os.path.dirname(connection_file), STACKS_FILE), "w")  # noqa: SIM115
+    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
 
     from ipykernel import kernelapp
 

@@ -40,11 +40,12 @@ class GradingLimits(Configurable):
     cpu_seconds = Int(120, help=(
         "CPU time of each kernel process (RLIMIT_CPU). At this limit the kernel gets "
         "SIGXCPU, which names the reason; 5 s later SIGKILL, in case it catches SIGXCPU. "
-        "Stops loops that ignore the interrupt a cell timeout sends.")).tag(config=True)
+        "Stops loops that ignore the interrupt a cell timeout sends and keep computing; "
+        "one that waits is stopped soon after its timeout (bounded_execute)."
+    )).tag(config=True)
     notebook_wall_seconds = Int(180, help=(
         "Wall time of one whole notebook, kernel start included. Cells still to run when "
-        "it is spent fail unrun. Stops a kernel that sleeps and ignores interrupts, which "
-        "uses no CPU.")).tag(config=True)
+        "it is spent fail unrun, and no cell's timeout goes past it.")).tag(config=True)
     student_wall_seconds = Int(150, help=(
         "Wall time of one student's whole grading: every notebook, kernel starts, cells, and "
         "the grader's outside checks (digitlab.course.sandbox.budget). It bounds only the "

@@ -460,6 +460,24 @@ class Sandbox:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def cpu_seconds(self, kernel_pid: int) -> float:
+        """CPU seconds (user + system) this sandbox's processes have used so far: compare
+        two readings. From its v2 cgroup's cpu.stat (every process it ever held), else from
+        /proc for the live processes of its slot user (each with the children it reaped);
+        without either (not root, no cgroup) from kernel_pid's alone."""
+        for folder in self._cgroup.folders if self._cgroup is not None else []:
+            if (folder / "cpu.stat").exists():
+                fields = dict(line.split() for line in
+                              (folder / "cpu.stat").read_text().splitlines())
+                return int(fields["usage_usec"]) / 1e6
+        ticks = 0
+        for pid in processes_of(self.account.pw_uid) if self.account else [kernel_pid]:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                # Fields 14-17 (utime stime cutime cstime), after the name in parentheses.
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                ticks += sum(int(value) for value in fields[11:15])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def memory_killed(self) -> bool:
         """Whether the cgroup's OOM killer has killed a process of this sandbox."""
         return self._cgroup is not None and self._cgroup.oom_kills() > 0
