@@ -27,9 +27,16 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not machine().cgroup,
 SECONDS = 60  # any wait on a kernel: far above what it takes
 
 
+SECRET = "DIGITLAB_DB_URL"  # one of the grader's variables that no kernel may see
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    started = kernel_server.start(dict(os.environ), tmp_path_factory.mktemp("kernel-server"))
+    os.environ[SECRET] = "postgresql://grader:secret@gradebook/course"
+    try:
+        started = kernel_server.start(tmp_path_factory.mktemp("kernel-server"))
+    finally:
+        del os.environ[SECRET]
     yield started
     started.stop()
 
@@ -91,11 +98,12 @@ def test_a_kernel_is_a_fork_that_entered_its_sandbox_before_anything_else(server
             "print(os.getuid(), os.getcwd(), tempfile.gettempdir(),\n"
             "      resource.getrlimit(resource.RLIMIT_CPU), usage.ru_utime + usage.ru_stime,\n"
             "      'numpy' in sys.modules, os.getpid() == os.getpgid(0),\n"
-            "      sorted(os.environ).count('DIGITLAB_KERNEL_SERVER'))"))
+            "      sorted(os.environ).count('DIGITLAB_KERNEL_SERVER'),\n"
+            f"      open('/proc/self/environ', 'rb').read().count(b'{SECRET}'))"))
         return manager, manager.provisioner.process.args, printed.split()
 
-    manager, command, (uid, cwd, temporary, soft, hard, cpu, preloaded, leader, variable) = with_kernel(
-        server.socket, folder, test)
+    manager, command, printed = with_kernel(server.socket, folder, test)
+    uid, cwd, temporary, soft, hard, cpu, preloaded, leader, variable, secret = printed
     sandbox = manager.sandbox
     assert command[3] == "stand-in"
     assert int(uid) == sandbox.account.pw_uid
@@ -104,7 +112,8 @@ def test_a_kernel_is_a_fork_that_entered_its_sandbox_before_anything_else(server
     assert (soft, hard) == (f"({SECONDS},", f"{SECONDS + 5})")
     # The CPU limit counts from the fork: the server's imports are not the kernel's.
     assert float(cpu) < 1.0
-    assert preloaded == "True" and leader == "True" and variable == "0"
+    assert preloaded == "True" and leader == "True"
+    assert variable == secret == "0"  # nor in the environment its server started with
 
 
 def test_interrupts_and_sigusr1_reach_the_kernel_through_its_stand_in(server, folder):
@@ -167,7 +176,7 @@ def test_a_killed_stand_in_ends_the_kernels_group_and_its_student_cannot_reach_t
 
 
 def test_without_its_server_a_kernel_starts_afresh(tmp_path_factory, folder):
-    gone = kernel_server.start(dict(os.environ), tmp_path_factory.mktemp("gone"))
+    gone = kernel_server.start(tmp_path_factory.mktemp("gone"))
     gone.process.kill()
     gone.process.wait()
 

@@ -151,6 +151,7 @@ class Autogrades:
         process group of its own; None once stopped."""
         client = None if self.stopped else self.servers.command(slot, arguments, env=env,
                                                                  cwd=cwd)
+        env = env if self.stopped else self.servers.environment(slot, env, cwd)
         with self._lock:
             if self.stopped:
                 return None
@@ -160,11 +161,13 @@ class Autogrades:
             self._running[process] = slot if client else None
             return process
 
-    def server_failed(self, process: subprocess.Popen, code: int) -> bool:
-        """Whether the server of the process's slot failed it (then the slot starts nbgrader
-        plainly from now on, and the student must be graded again)."""
-        slot = self._running.get(process)
-        if slot is None or code != fork_server.SERVER_GONE:
+    def server_failed(self, process: subprocess.Popen, code: int, slot: int) -> bool:
+        """Whether a server of the process's slot failed it: its nbgrader server, or its
+        kernel server, which the run's kernels died with (then the slot starts them plainly
+        from now on, and the student must be graded again)."""
+        if self.servers.kernel_server_failed(slot):
+            return True
+        if self._running.get(process) is None or code != fork_server.SERVER_GONE:
             return False
         self.servers.give_up(slot, "its server stopped answering mid-run")
         return True
@@ -362,12 +365,12 @@ def _autograde_once(layout: CourseLayout, assignment: str, student: str, log: Pa
         return (f"timed out: stopped after {timeout:g} s (the time limit for one student, "
                 "--timeout)"), process.returncode
     else:
+        if not processes.stopped and processes.server_failed(process, code, slot):
+            raise fork_server.ServerGone(f"the server of slot {slot} failed {student}'s run")
         if code == 0:
             return None, code
         if processes.stopped:
             return "grading was interrupted", code
-        if processes.server_failed(process, code):
-            raise fork_server.ServerGone(f"the server of slot {slot} failed {student}'s run")
         return failure_reason(log.read_text(errors="replace"), code), code
     finally:
         processes.finished(process)

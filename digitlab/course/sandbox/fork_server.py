@@ -545,8 +545,8 @@ def start(modules: list[str], folder: str | Path | None = None, *, prefix: list[
         listener.bind(str(path))
         listener.listen(8)
         process = subprocess.Popen(
-            [*prefix, *program, str(listener.fileno()), *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            pass_fds=[listener.fileno()], cwd=cwd)
+            [*prefix, *program, str(listener.fileno()), *modules], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env=env, pass_fds=[listener.fileno()], cwd=cwd)
     finally:
         listener.close()
     ready, _, _ = select.select([process.stdout], [], [], seconds)

@@ -24,7 +24,7 @@ import os
 import sys
 
 from digitlab.course.sandbox import fork_server, grading_kernel, launch_kernel
-from digitlab.course.sandbox.sandbox import QUIET_THREADS
+from digitlab.course.sandbox.sandbox import PASSED_VARIABLES, QUIET_THREADS
 
 # What the kernel and the lab's notebooks import at their top (hidden_check: the hidden test
 # cells'); matplotlib and ipywidgets stay out, as digitlab.plots and digitlab.widgets load
@@ -47,10 +47,13 @@ def run_kernel(request: dict) -> int:
     return fork_server.exit_status(grading_kernel.main)
 
 
-def start(env: dict[str, str], cwd: str | os.PathLike) -> fork_server.Server:
-    """Start a kernel server with env (plus QUIET_THREADS) in cwd, a folder of the grader's;
-    fork_server.ServerGone when it does not start."""
-    return fork_server.start([], env={**env, **QUIET_THREADS}, cwd=cwd, seconds=START_SECONDS,
+def start(cwd: str | os.PathLike) -> fork_server.Server:
+    """Start a kernel server in cwd, a folder of the grader's; fork_server.ServerGone when it
+    does not start. Its environment is a kernel's (PASSED_VARIABLES, QUIET_THREADS), never
+    the grader's: a fork's /proc/self/environ still shows the one its server started with."""
+    environment = {name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ}
+    return fork_server.start([], env={**environment, **QUIET_THREADS}, cwd=cwd,
+                             seconds=START_SECONDS,
                              program=[sys.executable, "-I", "-m", __spec__.name])
 
 
