@@ -314,8 +314,8 @@ def serve(listening_fd: int, modules: list[str], *,
     # run's collection walks it (nor copies the pages it would touch in a fork).
     gc.collect()
     gc.freeze()
-    if at_once:  # the handlers are reaped as they end
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    if at_once:  # the handlers are reaped as they end (waited for: their CPU counts)
+        signal.signal(signal.SIGCHLD, _reap_children)
     listener = socket.socket(fileno=listening_fd)
     print(STARTED, flush=True)
     while True:
@@ -338,6 +338,12 @@ def serve(listening_fd: int, modules: list[str], *,
             finally:
                 if at_once:  # never a second server
                     _exit_child(0)
+
+
+def _reap_children(_number: int, _frame) -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def fork_run(module: str, argv: list[str], folder: str | Path, env: dict[str, str],
