@@ -201,3 +201,29 @@ def test_a_server_not_given_a_sandbox_refuses_to_enter_one_and_the_stand_in_star
         plain.stop()
     assert ran.returncode == 0 and ran.stdout == "afresh\n"
     assert "starting the kernel afresh" in ran.stderr
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_kernels_orphans_come_to_the_server_which_reaps_them(server, folder):
+    """Not to PID 1, which may take seconds: the sandbox's clean-up waits for every process
+    of its user to be gone, zombies included."""
+    async def test(manager, client):
+        _, printed = await run(client, "import os, subprocess\n"  # out of the kernel's group
+                                       "child = subprocess.Popen(['sleep', '60'],\n"
+                                       "                         start_new_session=True)\n"
+                                       "print(os.getpid(), child.pid)")
+        kernel, child = map(int, printed.split())
+        os.kill(kernel, signal.SIGKILL)
+        deadline = time.monotonic() + SECONDS
+        while parent_of(child) == kernel and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        adopted_by = parent_of(child)
+        os.kill(child, signal.SIGKILL)
+        return adopted_by, child
+
+    adopted_by, child = with_kernel(server.socket, folder, test)
+    assert adopted_by == server.process.pid
+    assert gone_soon(child, seconds=2)

@@ -65,6 +65,7 @@ LENGTH_BYTES = 8  # each message is its length, then that many bytes of JSON
 KILLED_GRACE = 10  # seconds a server has to confirm a run killed before it is given up
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1  # prctl's: a signal for the child when its parent dies
+PR_SET_CHILD_SUBREAPER = 36  # prctl's: orphans below this process become its children
 STARTED = "ready"
 # The `run` client's exit status when the server failed it (not the run's): its caller may
 # then run the module without a server (EX_TEMPFAIL, sysexits.h).
@@ -314,8 +315,11 @@ def serve(listening_fd: int, modules: list[str], *,
     # run's collection walks it (nor copies the pages it would touch in a fork).
     gc.collect()
     gc.freeze()
-    if at_once:  # the handlers are reaped as they end (waited for: their CPU counts)
+    if at_once:  # the handlers are reaped as they end (waited for: their CPU counts), and
+        # so are the runs' orphans, which come here rather than to PID 1: a sandbox's
+        # clean-up waits until its user has no process left, zombies included.
         signal.signal(signal.SIGCHLD, _reap_children)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
     listener = socket.socket(fileno=listening_fd)
     print(STARTED, flush=True)
     while True:
