@@ -227,3 +227,22 @@ def test_a_kernels_orphans_come_to_the_server_which_reaps_them(server, folder):
     adopted_by, child = with_kernel(server.socket, folder, test)
     assert adopted_by == server.process.pid
     assert gone_soon(child, seconds=2)
+
+
+def test_a_students_module_beside_the_notebook_does_not_shadow_what_the_server_imported(
+        server, folder):
+    """A decision: the course's numpy and digitlab are those the kernel server imported,
+    whatever the submission's folder holds (a fresh kernel would import its numpy.py)."""
+    (folder / "numpy.py").write_text("SHADOW = True\n")
+    (folder / "digitlab").mkdir()
+    (folder / "digitlab" / "__init__.py").write_text("SHADOW = True\n")
+    for path in (folder / "numpy.py", folder / "digitlab", folder / "digitlab" / "__init__.py"):
+        path.chmod(0o755)
+
+    async def test(manager, client):
+        _, printed = await run(client, "import numpy, digitlab\n"
+                                       "print(hasattr(numpy, 'SHADOW'), hasattr(digitlab, "
+                                       "'SHADOW'), hasattr(numpy, 'ndarray'))")
+        return printed.split()
+
+    assert with_kernel(server.socket, folder, test) == ["False", "False", "True"]

@@ -31,6 +31,16 @@ it never writes into, or reads from, a folder that the student's processes could
 while they run, so a link put in a file's place cannot turn the grader's root against it.
 The server is not dumpable, so the children (the student's code) cannot ptrace it.
 
+A kernel server (kernel_server.py) serves grading kernels through the same protocol, runs
+overlapping (each in a forked handler): its request carries the sandbox's launcher settings,
+which the child enters before anything else, and asks for the child's pid, which stays the
+run's until the caller has heard its end and closed the connection. Its caller is
+
+    python -I fork_server.py stand-in SOCKET MODULE ARGV_JSON SETTINGS_JSON -- PLAIN...
+
+which jupyter_client starts in place of the kernel (stand_in: signals, exit status), and
+which becomes PLAIN (the launcher's command) when the server cannot start the kernel.
+
 Run by file with `python -I`, standard library only, as launch_kernel.py: it may be started
 in a student's folder, where a json.py of theirs must never be imported before the modules
 the server serves. Its children import nothing of the student's before their module runs.
