@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from digitlab.course.grading.autograde_servers import AutogradeServers
 from digitlab.course.sandbox import fork_server, kernel_server
 from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE, LimitedKernelManager, machine
@@ -99,11 +100,12 @@ def test_a_kernel_is_a_fork_that_entered_its_sandbox_before_anything_else(server
             "      resource.getrlimit(resource.RLIMIT_CPU), usage.ru_utime + usage.ru_stime,\n"
             "      'numpy' in sys.modules, os.getpid() == os.getpgid(0),\n"
             "      sorted(os.environ).count('DIGITLAB_KERNEL_SERVER'),\n"
-            f"      open('/proc/self/environ', 'rb').read().count(b'{SECRET}'))"))
+            f"      open('/proc/self/environ', 'rb').read().count(b'{SECRET}'),\n"
+            "      os.readlink('/proc/self/ns/net'))"))
         return manager, manager.provisioner.process.args, printed.split()
 
     manager, command, printed = with_kernel(server.socket, folder, test)
-    uid, cwd, temporary, soft, hard, cpu, preloaded, leader, variable, secret = printed
+    uid, cwd, temporary, soft, hard, cpu, preloaded, leader, variable, secret, network = printed
     sandbox = manager.sandbox
     assert command[3] == "stand-in"
     assert int(uid) == sandbox.account.pw_uid
@@ -114,6 +116,8 @@ def test_a_kernel_is_a_fork_that_entered_its_sandbox_before_anything_else(server
     assert float(cpu) < 1.0
     assert preloaded == "True" and leader == "True"
     assert variable == secret == "0"  # nor in the environment its server started with
+    if machine().network:  # a network namespace of its own, as the launcher gives
+        assert network != os.readlink("/proc/self/ns/net")
 
 
 def test_interrupts_and_sigusr1_reach_the_kernel_through_its_stand_in(server, folder):
@@ -246,3 +250,27 @@ def test_a_students_module_beside_the_notebook_does_not_shadow_what_the_server_i
         return printed.split()
 
     assert with_kernel(server.socket, folder, test) == ["False", "False", "True"]
+
+
+def test_a_slot_starts_its_kernel_server_once_and_starts_kernels_afresh_once_it_died(
+        tmp_path, caplog):
+    servers = AutogradeServers()
+    try:
+        first = servers.environment(1, {"PATH": "/bin"}, tmp_path)
+        socket_path = first[KERNEL_SERVER_VARIABLE]
+        assert first == servers.environment(1, {"PATH": "/bin"}, tmp_path)
+        assert first == {"PATH": "/bin", KERNEL_SERVER_VARIABLE: socket_path}
+        assert servers.environment(2, {}, tmp_path)[KERNEL_SERVER_VARIABLE] != socket_path
+        assert Path(socket_path).parent.stat().st_mode & 0o777 == 0o700  # the grader's only
+        assert not servers.kernel_server_failed(1)
+
+        server = servers._kernel_servers[1]  # killed as an out-of-memory killer would
+        server.process.kill()
+        server.process.wait()
+        assert servers.kernel_server_failed(1)  # the student is graded again, afresh
+        assert not servers.kernel_server_failed(1)  # once
+        assert servers.environment(1, {"PATH": "/bin"}, tmp_path) == {"PATH": "/bin"}
+        assert "Grading slot 1 starts each kernel afresh from now on" in caplog.text
+    finally:
+        servers.stop()
+    assert servers.environment(2, {}, tmp_path) == {}  # stopped: no server starts again

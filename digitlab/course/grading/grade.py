@@ -1,7 +1,8 @@
 """Autograde a whole class: one `nbgrader autograde --student S` per student, N at a time,
 against one gradebook (SQLite or PostgreSQL). Each is a fork of its grading slot's nbgrader
 server, which imported nbgrader once (autograde_servers), or its own process when the slot
-has no server.
+has no server; its kernels are forks of the slot's kernel server (sandbox/kernel_server.py)
+when the slot has one.
 
     result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
 
