@@ -339,6 +339,8 @@ def _autograde(layout: CourseLayout, assignment: str, student: str, log: Path, t
                 shutil.rmtree(layout.autograded(student, assignment), ignore_errors=True)
                 output.seek(0)
                 output.truncate()  # the log of the run again, not of the failed one
+                # Nor its events: a kernel that died with its server is no limit hit.
+                layout.events_file(student, assignment).write_text("")
     if code not in (0, None):
         # nbgrader removes its output after an error it caught, but a killed autograde
         # leaves a half-written folder that would look like a graded one.
