@@ -570,7 +570,7 @@ class LimitedKernelManager(AsyncKernelManager):
             return self.sandbox.command(command)
         plain = self.sandbox.command([command[0], str(GRADING_KERNEL), *command[3:]])
         server = os.environ.get(KERNEL_SERVER_VARIABLE)
-        if not server:
+        if not server or command[0] != sys.executable:  # a fork runs the server's Python
             return plain
         return fork_server.stand_in_command(server, "digitlab.course.sandbox.grading_kernel",
                                             command[3:], self.sandbox.settings(), plain)
