@@ -234,60 +234,65 @@ def _serve_one(connection: socket.socket, listener: socket.socket,
     open_fds = set(fds)  # each closed once, here or in finally
     own_folder = not request.get("cwd")
     folder = Path(tempfile.mkdtemp(prefix="run-")) if own_folder else None
-    pid = None
+    pid, late = None, bool(request.get("pid"))  # late: reaped once the caller is done
     try:
-        files, collect = list(request.get("files", [])), list(request.get("collect", []))
-        fixed = 3 if own_folder else 4  # stdin, stdout, stderr, and the caller's folder
-        if len(fds) != fixed + len(files) + len(collect):
-            raise ServerGone(f"{len(fds)} descriptors for {len(files)} files")
-        if "enter" in request and enter is None:
-            raise ValueError("this server runs nothing in a sandbox")
-        stdio, given, wanted = fds[:3], fds[fixed:fixed + len(files)], fds[fixed + len(files):]
-        for name, fd in zip(files, given, strict=True):
-            _copy_in(fd, folder / name)
-        server = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                connection.close()
-                listener.close()
-                if "enter" in request:  # first: nothing of the caller's is touched as root
-                    enter(request["enter"])
-                become_child(stdio, str(folder) if own_folder else fds[3], request["env"])
-                # A run never outlives its server: nobody would be told its end.
-                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-                if os.getppid() != server:
-                    return  # the server died before the line above
-                code = run(request)
-                # As the interpreter does at its end (logging's flush, finalizers). What the
-                # server imported registers none that would undo its state; a fork_run's
-                # parent (a kernel) has its own, which its forks must never run.
-                atexit._run_exitfuncs()
-            except BaseException:  # noqa: BLE001 - the run could not start: say why
-                traceback.print_exc()
-            finally:
-                _exit_child(code)
-        for fd in stdio:  # the child's now: its end of file is the caller's
-            os.close(fd)
-            open_fds.discard(fd)
-        if request.get("pid"):
-            _send(connection, {"pid": pid})
-        status = _wait(pid, connection)
-        _kill_group(pid)  # whatever the run left behind in its group
-        collected = [name for name, fd in zip(collect, wanted, strict=True)
-                     if own_folder and status is not None and _copy_out(folder / name, fd)]
+        try:
+            files, collect = list(request.get("files", [])), list(request.get("collect", []))
+            fixed = 3 if own_folder else 4  # stdin, stdout, stderr, and the caller's folder
+            if len(fds) != fixed + len(files) + len(collect):
+                raise ServerGone(f"{len(fds)} descriptors for {len(files)} files")
+            if "enter" in request and enter is None:
+                raise ValueError("this server runs nothing in a sandbox")
+            stdio, given = fds[:3], fds[fixed:fixed + len(files)]
+            wanted = fds[fixed + len(files):]
+            for name, fd in zip(files, given, strict=True):
+                _copy_in(fd, folder / name)
+            server = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    connection.close()
+                    listener.close()
+                    if "enter" in request:  # first: nothing of the caller's is touched as root
+                        enter(request["enter"])
+                    become_child(stdio, str(folder) if own_folder else fds[3], request["env"])
+                    # A run never outlives its server: nobody would be told its end.
+                    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                    if os.getppid() != server:
+                        return  # the server died before the line above
+                    code = run(request)
+                    # As the interpreter does at its end (logging's flush, finalizers). What
+                    # the server imported registers none that would undo its state; a
+                    # fork_run's parent (a kernel) has its own, which its forks must never run.
+                    atexit._run_exitfuncs()
+                except BaseException:  # noqa: BLE001 - the run could not start: say why
+                    traceback.print_exc()
+                finally:
+                    _exit_child(code)
+            for fd in stdio:  # the child's now: its end of file is the caller's
+                os.close(fd)
+                open_fds.discard(fd)
+            if late:
+                _send(connection, {"pid": pid})
+            status = _wait(pid, connection)
+            _kill_group(pid)  # whatever the run left behind in its group
+            collected = [name for name, fd in zip(collect, wanted, strict=True)
+                         if own_folder and status is not None and _copy_out(folder / name, fd)]
+        finally:
+            for fd in open_fds:
+                os.close(fd)
+            if own_folder:
+                shutil.rmtree(folder, ignore_errors=True)
+            if pid and not late:
+                os.waitpid(pid, 0)
         with contextlib.suppress(OSError):  # the run's folder is gone once the caller hears
             _send(connection, {"returncode": status, "collected": collected})
-            if request.get("pid"):  # the pid stays the run's while the caller may use it
+            if late:  # the pid stays the run's while the caller may still signal it
                 select.select([connection], [], [], KILLED_GRACE)
     finally:
-        if pid:
+        if pid and late:
             os.waitpid(pid, 0)
-        for fd in open_fds:
-            os.close(fd)
-        if own_folder:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait(pid: int, connection: socket.socket) -> int | None:
