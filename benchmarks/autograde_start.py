@@ -1,17 +1,19 @@
-"""One student's autograde started as its own process, and forked from a slot's server.
+"""One student's autograde started as its own process, and forked from a slot's servers.
 
     .venv/bin/python benchmarks/autograde_start.py [--rounds 3]
 
 Builds a throwaway course with one complete, correct submission and autogrades it --rounds
-times each way, alternating (so that other work on the machine weighs on both alike): the
-plain start `digitlab grade` fell back to (`python -m digitlab.course.grading.nbgrader_app
-autograde ...`), and the `run` client of a fork server that imported nbgrader once
-(grading.autograde_servers; the server's own start is not counted). Both with the
-environment grade_student gives (the grading slot, so the kernels run in the sandbox).
+times each way, in turn (so that other work on the machine weighs on all alike): the plain
+start `digitlab grade` fell back to (`python -m digitlab.course.grading.nbgrader_app
+autograde ...`); the `run` client of a fork server that imported nbgrader once
+(grading.autograde_servers), its kernels started afresh; and that client with its kernels
+forked from the slot's kernel server as well (sandbox/kernel_server.py), as `digitlab grade`
+runs a slot. The servers' own starts are not counted. All with the environment
+grade_student gives (the grading slot, so the kernels run in the sandbox).
 
 It prints, per run, the wall time and the CPU seconds of everything the run started (for the
-server, the CPU its forks and their children added to it), then the means and the saving.
-This prints figures; it is not a test.
+servers, the CPU their forks and their children added to them), then the means and the
+savings. This prints figures; it is not a test.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ from digitlab.course.grading.gradebook import (  # noqa: E402
     nbgrader_environment,
 )
 from digitlab.course.records import EVENTS_VARIABLE  # noqa: E402
-from digitlab.course.sandbox import fork_server  # noqa: E402
+from digitlab.course.sandbox import fork_server, kernel_server  # noqa: E402
 from digitlab.course.sandbox.budget import started_environment  # noqa: E402
 from digitlab.course.sandbox.limits import SLOT_VARIABLE  # noqa: E402
+from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE  # noqa: E402
 
 SLOT = 1
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,6 +65,16 @@ def process_cpu(pid: int) -> float:
     return sum(int(field) for field in fields[11:15]) / TICKS
 
 
+def settled_cpu(pid: int) -> float:
+    """process_cpu(pid) once it has waited for all its children (a kernel server reaps its
+    handlers as they end)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + 10
+    while children.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return process_cpu(pid)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -75,28 +88,36 @@ def main() -> None:
         environment.pop(DB_URL_VARIABLE, None)  # the course's SQLite gradebook
         arguments = ["autograde", ASSIGNMENT, "--student", "student", "--force"]
         started = fork_server.start(list(PRELOADED), env=environment, cwd=course)
-        client, server = client_command(started, arguments), started.process.pid
+        kernels = kernel_server.start(folder)
+        client, servers = client_command(started, arguments), (started.process.pid,
+                                                               kernels.process.pid)
+        forking = {KERNEL_SERVER_VARIABLE: str(kernels.socket)}
         print(f"load average at the start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-        figures = {"plain": [], "server": []}
+        ways = {"plain": (nbgrader_command(*arguments), {}), "server": (client, {}),
+                "server+kernels": (client, forking)}
+        figures = {way: [] for way in ways}
         for _ in range(rounds):
-            for way, command in (("plain", nbgrader_command(*arguments)), ("server", client)):
-                cpu, begun = children_cpu() + process_cpu(server), time.perf_counter()
-                run = subprocess.run(command, cwd=course, capture_output=True,
-                                     env={**environment, **started_environment("student")})
+            for way, (command, extra) in ways.items():
+                cpu = children_cpu() + sum(map(settled_cpu, servers))
+                begun = time.perf_counter()
+                run = subprocess.run(command, cwd=course, capture_output=True, env={
+                    **environment, **started_environment("student"), **extra})
                 wall = time.perf_counter() - begun
-                cpu = children_cpu() + process_cpu(server) - cpu
+                cpu = children_cpu() + sum(map(settled_cpu, servers)) - cpu
                 figures[way].append((wall, cpu))
-                print(f"{way:6} exit {run.returncode}: {wall:5.1f} s, {cpu:5.2f} CPU s",
+                print(f"{way:14} exit {run.returncode}: {wall:5.1f} s, {cpu:5.2f} CPU s",
                       flush=True)
         started.stop()
+        kernels.stop()
         means = {way: [statistics.mean(column) for column in zip(*runs, strict=True)]
                  for way, runs in figures.items()}
         for way, (wall, cpu) in means.items():
-            print(f"mean {way:6}: {wall:5.1f} s, {cpu:5.2f} CPU s")
-        saved = [plain - forked for plain, forked in zip(means["plain"], means["server"],
-                                                          strict=True)]
-        print(f"saved per student: {saved[0]:.1f} s, {saved[1]:.2f} CPU s; load average at "
-              f"the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+            print(f"mean {way:14}: {wall:5.1f} s, {cpu:5.2f} CPU s")
+        for way in ("server", "server+kernels"):
+            saved = [plain - forked for plain, forked in zip(means["plain"], means[way],
+                                                              strict=True)]
+            print(f"saved per student by {way}: {saved[0]:.1f} s, {saved[1]:.2f} CPU s")
+        print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,24 @@ digitlab.testing, digitlab.student):
 - forked: a child of this process, which imported ipykernel, numpy and digitlab once
   (that one-time cost is printed apart), running the same kernel application.
 
-Neither is sandboxed (the grading sandbox is `sandbox_overhead.py`'s subject): this measures
-what forking saves, not how it would enter the sandbox. It prints the load average, since
-the cores may be shared. This prints figures; it is not a test.
+Neither is sandboxed: this measures what forking saves. With --sandboxed (as root), a
+grading kernel is then started the two ways LimitedKernelManager starts one, alternating:
+
+- launcher: through launch_kernel.py, which enters the sandbox and execs grading_kernel.py;
+- kernel server: forked by a slot's kernel server (kernel_server.py), through its stand-in;
+
+and it prints, per kernel, the wall time from the start to the first cells' end, and the CPU
+seconds of the kernel and of the process that stood for it (the stand-in; the launcher is
+the kernel itself), read just before the kernel is shut down. It prints the load average,
+since the cores may be shared. This prints figures; it is not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -82,10 +91,65 @@ def forked(folder: str) -> float:
     return used
 
 
+async def sandboxed(folder: str) -> tuple[float, float]:
+    """One grading kernel in its sandbox: (wall s to its first cells' end, CPU s of it and
+    of its stand-in)."""
+    from digitlab.course.sandbox.sandbox import LimitedKernelManager
+
+    begun = time.perf_counter()
+    manager = LimitedKernelManager(kernel_name="python3")
+    await manager.start_kernel(cwd=folder)
+    client = manager.client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=60)
+    pid = []
+    await client.execute_interactive(f"{FIRST_CELLS}\nimport os\nprint(os.getpid())",
+                                     timeout=60, output_hook=lambda message: pid.append(
+                                         message["content"].get("text", "")))
+    wall = time.perf_counter() - begun
+    kernel, stand_in = int("".join(pid)), manager.provisioner.process.pid
+    used = cpu_of(kernel) + (cpu_of(stand_in) if stand_in != kernel else 0.0)
+    client.stop_channels()
+    await manager.shutdown_kernel(now=True)
+    return wall, used
+
+
+def compare_sandboxed(repeats: int) -> None:
+    # Here, not at the top: the figure of the forking process's imports is theirs.
+    from digitlab.course.sandbox import kernel_server
+    from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)  # the kernel's user reads it, as open_to_kernel lets it
+        started = time.perf_counter()
+        server = kernel_server.start(folder)
+        print(f"kernel server started in {time.perf_counter() - started:.2f} s (once per slot)")
+        figures = {"launcher": [], "kernel server": []}
+        try:
+            for _ in range(repeats):
+                for way in figures:
+                    if way == "kernel server":
+                        os.environ[KERNEL_SERVER_VARIABLE] = str(server.socket)
+                    try:
+                        figures[way].append(asyncio.run(sandboxed(folder)))
+                    finally:
+                        os.environ.pop(KERNEL_SERVER_VARIABLE, None)
+                    wall, cpu = figures[way][-1]
+                    print(f"sandboxed, {way:13}: {wall:5.2f} s, {cpu:5.2f} CPU s", flush=True)
+        finally:
+            server.stop()
+        for way, runs in figures.items():
+            wall, cpu = (statistics.mean(column) for column in zip(*runs, strict=True))
+            print(f"mean sandboxed, {way:13}: {wall:5.2f} s, {cpu:5.2f} CPU s per kernel")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    repeats = parser.parse_args().repeats
+    parser.add_argument("--sandboxed", action="store_true",
+                        help="then compare the two starts of a sandboxed grading kernel")
+    options = parser.parse_args()
+    repeats = options.repeats
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # as in the grading sandbox
     print(f"load average at the start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     fresh = [afresh() for _ in range(repeats)]
@@ -97,6 +161,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         fork = [forked(folder) for _ in range(repeats)]
     print(f"forked: {', '.join(f'{seconds:.2f}' for seconds in fork)} CPU s per kernel")
+    if options.sandboxed:
+        compare_sandboxed(repeats)
     print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

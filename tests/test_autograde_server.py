@@ -38,6 +38,7 @@ from digitlab.course.records import EVENTS_VARIABLE
 from digitlab.course.sandbox.budget import STARTED_VARIABLE
 
 SERVER = "fork_server.py serve"
+KERNEL_SERVER = "-m digitlab.course.sandbox.kernel_server"
 # Per student by design: where the events go, and when the student's clock started.
 PER_STUDENT = {EVENTS_VARIABLE, STARTED_VARIABLE}
 # Appended to the course's nbgrader_config.py; runs in each autograde (once: config files
@@ -99,6 +100,12 @@ def _our_servers() -> list[int]:
     """This process's nbgrader servers (not another engineer's, nor a kernel's)."""
     return [pid for pid in _pids() if SERVER in _command(pid)
             and gradebook.NBGRADER_MODULE in _command(pid) and _parent(pid) == os.getpid()]
+
+
+def _our_kernel_servers() -> list[int]:
+    """This process's kernel servers (not their forks, nor another engineer's)."""
+    return [pid for pid in _pids() if KERNEL_SERVER in _command(pid)
+            and _parent(pid) == os.getpid()]
 
 
 def _pids() -> list[int]:
@@ -226,4 +233,35 @@ def test_an_interrupted_grading_leaves_no_process(course):
     assert record["error"] == "grading was interrupted"
     assert SERVER in _probe(course, "asleep")["parent"]
     assert not _our_servers()
+    assert _none_left(course) == []
+
+
+def test_a_student_whose_kernels_died_with_their_server_is_graded_again_afresh(course,
+                                                                              caplog):
+    killed = []
+
+    def kill_the_kernel_server_once_it_forked():
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for server in _our_kernel_servers():
+                if any(_parent(pid) == server for pid in _pids()):  # a kernel's handler
+                    os.kill(server, signal.SIGKILL)
+                    killed.append(server)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_kernel_server_once_it_forked)
+    killer.start()
+    with caplog.at_level(logging.WARNING):
+        result = grade_class(course, ASSIGNMENT, jobs=1, students=STUDENTS[:1], timeout=300)
+    killer.join()
+    graded = result.results[0]
+    assert killed
+    assert (graded.record.status, graded.record.error, graded.record.limits) == (
+        "graded", None, ())  # its dead kernels are no limit hit
+    assert graded.score.score == AUTOGRADED_POINTS
+    assert [record.message for record in caplog.records
+            if record.name == autograde_servers.__name__] == [
+        f"Grading slot 1 starts each kernel afresh from now on: its kernel server ended "
+        f"(status {-signal.SIGKILL})."]
+    assert not _our_kernel_servers()
     assert _none_left(course) == []

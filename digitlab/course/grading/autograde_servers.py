@@ -14,6 +14,11 @@ standard input closes).
 A server that cannot start, or fails mid-run (killed, out of memory), costs no student: the
 slot falls back to the plain start for the rest of the grading, with a logged warning, and
 the student whose run it failed is graded again that way.
+
+Each slot also has a kernel server (sandbox/kernel_server.py), whose socket the slot's
+autogrades find in $DIGITLAB_KERNEL_SERVER: their grading kernels are its forks. The same
+holds for it: one that cannot start leaves the slot's kernels started afresh, and one that
+died during a student's autograde (its kernels died with it) has the student graded again.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import threading
 from pathlib import Path
 
 from digitlab.course.grading.gradebook import NBGRADER_MODULE
-from digitlab.course.sandbox import fork_server
+from digitlab.course.sandbox import fork_server, kernel_server
+from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,8 @@ class AutogradeServers:
         self._lock = threading.Lock()
         self._servers: dict[int, fork_server.Server] = {}
         self._plain: set[int] = set()  # slots whose server failed: plain starts from then
+        self._kernel_servers: dict[int, fork_server.Server] = {}
+        self._plain_kernels: set[int] = set()  # slots whose kernel server failed
         self._stopped = False
 
     def command(self, slot: int, arguments: list[str], *, env: dict[str, str],
@@ -89,6 +97,45 @@ class AutogradeServers:
         server.stop()  # the grading ended while it started
         return None
 
+    def environment(self, slot: int, env: dict[str, str], cwd: str | Path) -> dict[str, str]:
+        """env for an autograde in slot: with the socket of the slot's kernel server (started
+        in cwd on the slot's first use) when the slot has one."""
+        with self._lock:
+            if self._stopped or slot in self._plain_kernels:
+                return env
+            server = self._kernel_servers.get(slot)
+        if server is None:
+            try:  # outside the lock, as _server
+                server = kernel_server.start(cwd)
+            except (fork_server.ServerGone, OSError) as error:
+                self._give_up_kernels(slot, f"its kernel server could not start ({error})")
+                return env
+            with self._lock:
+                if self._stopped:
+                    server.stop()
+                    return env
+                self._kernel_servers[slot] = server
+        return {**env, KERNEL_SERVER_VARIABLE: str(server.socket)}
+
+    def kernel_server_failed(self, slot: int) -> bool:
+        """Whether the slot's kernel server has died (its kernels with it): then the slot
+        starts its kernels afresh from now on, and the student must be graded again."""
+        with self._lock:
+            server = self._kernel_servers.get(slot)
+        if server is None or server.alive():
+            return False
+        self._give_up_kernels(slot, f"its kernel server ended (status "
+                                    f"{server.process.returncode})")
+        return True
+
+    def _give_up_kernels(self, slot: int, why: str) -> None:
+        with self._lock:
+            self._plain_kernels.add(slot)
+            server = self._kernel_servers.pop(slot, None)
+        log.warning("Grading slot %d starts each kernel afresh from now on: %s.", slot, why)
+        if server is not None:
+            server.stop()
+
     def give_up(self, slot: int, why: str) -> None:
         """Stop the slot's server (waiting for it: then its run is killed too) and start
         nbgrader plainly in this slot from now on."""
@@ -104,6 +151,7 @@ class AutogradeServers:
         """Stop every server (the grading ended); a later command() starts none."""
         with self._lock:
             self._stopped = True
-            servers, self._servers = list(self._servers.values()), {}
+            servers = [*self._servers.values(), *self._kernel_servers.values()]
+            self._servers, self._kernel_servers = {}, {}
         for server in servers:
             server.stop()

@@ -1,7 +1,8 @@
 """Autograde a whole class: one `nbgrader autograde --student S` per student, N at a time,
 against one gradebook (SQLite or PostgreSQL). Each is a fork of its grading slot's nbgrader
 server, which imported nbgrader once (autograde_servers), or its own process when the slot
-has no server.
+has no server; its kernels are forks of the slot's kernel server (sandbox/kernel_server.py)
+when the slot has one.
 
     result = grade_class(course, "digit-lab", jobs=2, progress=ProgressBar(sys.stderr))
 
@@ -151,6 +152,7 @@ class Autogrades:
         process group of its own; None once stopped."""
         client = None if self.stopped else self.servers.command(slot, arguments, env=env,
                                                                  cwd=cwd)
+        env = env if self.stopped else self.servers.environment(slot, env, cwd)
         with self._lock:
             if self.stopped:
                 return None
@@ -160,11 +162,13 @@ class Autogrades:
             self._running[process] = slot if client else None
             return process
 
-    def server_failed(self, process: subprocess.Popen, code: int) -> bool:
-        """Whether the server of the process's slot failed it (then the slot starts nbgrader
-        plainly from now on, and the student must be graded again)."""
-        slot = self._running.get(process)
-        if slot is None or code != fork_server.SERVER_GONE:
+    def server_failed(self, process: subprocess.Popen, code: int, slot: int) -> bool:
+        """Whether a server of the process's slot failed it: its nbgrader server, or its
+        kernel server, which the run's kernels died with (then the slot starts them plainly
+        from now on, and the student must be graded again)."""
+        if self.servers.kernel_server_failed(slot):
+            return True
+        if self._running.get(process) is None or code != fork_server.SERVER_GONE:
             return False
         self.servers.give_up(slot, "its server stopped answering mid-run")
         return True
@@ -335,6 +339,8 @@ def _autograde(layout: CourseLayout, assignment: str, student: str, log: Path, t
                 shutil.rmtree(layout.autograded(student, assignment), ignore_errors=True)
                 output.seek(0)
                 output.truncate()  # the log of the run again, not of the failed one
+                # Nor its events: a kernel that died with its server is no limit hit.
+                layout.events_file(student, assignment).write_text("")
     if code not in (0, None):
         # nbgrader removes its output after an error it caught, but a killed autograde
         # leaves a half-written folder that would look like a graded one.
@@ -362,12 +368,12 @@ def _autograde_once(layout: CourseLayout, assignment: str, student: str, log: Pa
         return (f"timed out: stopped after {timeout:g} s (the time limit for one student, "
                 "--timeout)"), process.returncode
     else:
+        if not processes.stopped and processes.server_failed(process, code, slot):
+            raise fork_server.ServerGone(f"the server of slot {slot} failed {student}'s run")
         if code == 0:
             return None, code
         if processes.stopped:
             return "grading was interrupted", code
-        if processes.server_failed(process, code):
-            raise fork_server.ServerGone(f"the server of slot {slot} failed {student}'s run")
         return failure_reason(log.read_text(errors="replace"), code), code
     finally:
         processes.finished(process)

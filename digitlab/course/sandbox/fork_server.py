@@ -31,6 +31,16 @@ it never writes into, or reads from, a folder that the student's processes could
 while they run, so a link put in a file's place cannot turn the grader's root against it.
 The server is not dumpable, so the children (the student's code) cannot ptrace it.
 
+A kernel server (kernel_server.py) serves grading kernels through the same protocol, runs
+overlapping (each in a forked handler): its request carries the sandbox's launcher settings,
+which the child enters before anything else, and asks for the child's pid, which stays the
+run's until the caller has heard its end and closed the connection. Its caller is
+
+    python -I fork_server.py stand-in SOCKET MODULE ARGV_JSON SETTINGS_JSON -- PLAIN...
+
+which jupyter_client starts in place of the kernel (stand_in: signals, exit status), and
+which becomes PLAIN (the launcher's command) when the server cannot start the kernel.
+
 Run by file with `python -I`, standard library only, as launch_kernel.py: it may be started
 in a student's folder, where a json.py of theirs must never be imported before the modules
 the server serves. Its children import nothing of the student's before their module runs.
@@ -44,6 +54,7 @@ import ctypes
 import gc
 import json
 import os
+import resource
 import runpy
 import select
 import shutil
@@ -54,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +75,7 @@ LENGTH_BYTES = 8  # each message is its length, then that many bytes of JSON
 KILLED_GRACE = 10  # seconds a server has to confirm a run killed before it is given up
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1  # prctl's: a signal for the child when its parent dies
+PR_SET_CHILD_SUBREAPER = 36  # prctl's: orphans below this process become its children
 STARTED = "ready"
 # The `run` client's exit status when the server failed it (not the run's): its caller may
 # then run the module without a server (EX_TEMPFAIL, sysexits.h).
@@ -123,8 +136,13 @@ def run_as_main(module: str, argv: list[str]) -> int:
     sys.argv = [module, *argv]
     # Imported by the server, it would run again as __main__ anyway; runpy warns of that.
     sys.modules.pop(module, None)
+    return exit_status(lambda: runpy.run_module(module, run_name="__main__", alter_sys=True))
+
+
+def exit_status(main: Callable[[], object]) -> int:
+    """Call main as a program's main; its exit status, as the interpreter would give it."""
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        main()
     except SystemExit as end:
         if end.code is None or isinstance(end.code, int):
             return end.code or 0
@@ -160,6 +178,7 @@ def become_child(stdio: list[int], folder: str | int, environment: dict[str, str
     sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
     os.environ.clear()
     os.environ.update(environment)
+    tempfile.tempdir = None  # found again from the new environment's TMPDIR, as afresh
     _prctl(PR_SET_DUMPABLE, 1)  # as a process started afresh
 
 
@@ -197,77 +216,112 @@ def _copy_out(path: Path, fd: int) -> bool:
     return True
 
 
-def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
-    """Receive one request, run it in a forked child, reply with its status."""
+def _run_module(request: dict) -> int:
+    return run_as_main(request["module"], request["argv"])
+
+
+def _serve_one(connection: socket.socket, listener: socket.socket,
+               enter: Callable[[dict], None] | None = None,
+               run: Callable[[dict], int] = _run_module) -> None:
+    """Receive one request, run it in a forked child, reply with its status.
+
+    A request with "enter" settings has the child call enter(settings) before anything
+    else (a kernel server's: its sandbox); with "pid", the caller is told the child's pid
+    at once, and the child stays unreaped (its pid and group theirs) until the caller,
+    told its end, closes the connection: a caller may signal it until then.
+    """
     request, fds = _receive(connection, with_fds=True)
     open_fds = set(fds)  # each closed once, here or in finally
     own_folder = not request.get("cwd")
     folder = Path(tempfile.mkdtemp(prefix="run-")) if own_folder else None
+    pid, late = None, bool(request.get("pid"))  # late: reaped once the caller is done
     try:
-        files, collect = list(request.get("files", [])), list(request.get("collect", []))
-        fixed = 3 if own_folder else 4  # stdin, stdout, stderr, and the caller's folder
-        if len(fds) != fixed + len(files) + len(collect):
-            raise ServerGone(f"{len(fds)} descriptors for {len(files)} files")
-        stdio, given, wanted = fds[:3], fds[fixed:fixed + len(files)], fds[fixed + len(files):]
-        for name, fd in zip(files, given, strict=True):
-            _copy_in(fd, folder / name)
-        server = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                connection.close()
-                listener.close()
-                become_child(stdio, str(folder) if own_folder else fds[3], request["env"])
-                # A run never outlives its server: nobody would be told its end.
-                _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-                if os.getppid() != server:
-                    return  # the server died before the line above
-                code = run_as_main(request["module"], request["argv"])
-                # As the interpreter does at its end (logging's flush, finalizers). What the
-                # server imported registers none that would undo its state; a fork_run's
-                # parent (a kernel) has its own, which its forks must never run.
-                atexit._run_exitfuncs()
-            except BaseException:  # noqa: BLE001 - the run could not start: say why
-                traceback.print_exc()
-            finally:
-                _exit_child(code)
-        for fd in stdio:  # the child's now: its end of file is the caller's
-            os.close(fd)
-            open_fds.discard(fd)
-        status = _wait(pid, connection)
-        _kill_group(pid)  # whatever the run left behind in its group
-        collected = [name for name, fd in zip(collect, wanted, strict=True)
-                     if own_folder and status is not None and _copy_out(folder / name, fd)]
+        try:
+            files, collect = list(request.get("files", [])), list(request.get("collect", []))
+            fixed = 3 if own_folder else 4  # stdin, stdout, stderr, and the caller's folder
+            if len(fds) != fixed + len(files) + len(collect):
+                raise ServerGone(f"{len(fds)} descriptors for {len(files)} files")
+            if "enter" in request and enter is None:
+                raise ValueError("this server runs nothing in a sandbox")
+            stdio, given = fds[:3], fds[fixed:fixed + len(files)]
+            wanted = fds[fixed + len(files):]
+            for name, fd in zip(files, given, strict=True):
+                _copy_in(fd, folder / name)
+            server = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    connection.close()
+                    listener.close()
+                    if "enter" in request:  # first: nothing of the caller's is touched as root
+                        enter(request["enter"])
+                    become_child(stdio, str(folder) if own_folder else fds[3], request["env"])
+                    # A run never outlives its server: nobody would be told its end.
+                    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                    if os.getppid() != server:
+                        return  # the server died before the line above
+                    code = run(request)
+                    # As the interpreter does at its end (logging's flush, finalizers). What
+                    # the server imported registers none that would undo its state; a
+                    # fork_run's parent (a kernel) has its own, which its forks must never run.
+                    atexit._run_exitfuncs()
+                except BaseException:  # noqa: BLE001 - the run could not start: say why
+                    traceback.print_exc()
+                finally:
+                    _exit_child(code)
+            for fd in stdio:  # the child's now: its end of file is the caller's
+                os.close(fd)
+                open_fds.discard(fd)
+            if late:
+                _send(connection, {"pid": pid})
+            status = _wait(pid, connection)
+            _kill_group(pid)  # whatever the run left behind in its group
+            collected = [name for name, fd in zip(collect, wanted, strict=True)
+                         if own_folder and status is not None and _copy_out(folder / name, fd)]
+        finally:
+            for fd in open_fds:
+                os.close(fd)
+            if own_folder:
+                shutil.rmtree(folder, ignore_errors=True)
+            if pid and not late:
+                os.waitpid(pid, 0)
+        with contextlib.suppress(OSError):  # the run's folder is gone once the caller hears
+            _send(connection, {"returncode": status, "collected": collected})
+            if late:  # the pid stays the run's while the caller may still signal it
+                select.select([connection], [], [], KILLED_GRACE)
     finally:
-        for fd in open_fds:
-            os.close(fd)
-        if own_folder:
-            shutil.rmtree(folder, ignore_errors=True)
-    with contextlib.suppress(OSError):  # the run's folder is gone once the caller hears
-        _send(connection, {"returncode": status, "collected": collected})
+        if pid and late:
+            os.waitpid(pid, 0)
 
 
 def _wait(pid: int, connection: socket.socket) -> int | None:
-    """The run's exit status, as subprocess gives it; None once its caller gave up on it
-    (closed or shut its side of the connection), after killing its group."""
+    """The run's exit status, as subprocess gives it, leaving it unreaped; None once its
+    caller gave up on it (closed or shut its side of the connection), after killing its
+    group."""
     child = os.pidfd_open(pid)
     try:
         while True:
             ready, _, _ = select.select([child, connection], [], [])
             if child in ready:
-                return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                end = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+                return end.si_status if end.si_code == os.CLD_EXITED else -end.si_status
             with contextlib.suppress(OSError):
                 if connection.recv(1):
                     continue  # nothing else is sent during a run
             _kill_group(pid)
-            os.waitpid(pid, 0)
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # dead before the caller hears
             return None
     finally:
         os.close(child)
 
 
-def serve(listening_fd: int, modules: list[str]) -> int:
+def serve(listening_fd: int, modules: list[str], *,
+          enter: Callable[[dict], None] | None = None,
+          run: Callable[[dict], int] = _run_module, at_once: bool = False) -> int:
+    """Import modules, then serve runs until standard input closes. enter and run: see
+    _serve_one. at_once: serve each connection in a forked handler, so runs may overlap
+    (a kernel server's: a slot's kernels may); else one run at a time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel's interrupts are the runs'
     _prctl(PR_SET_DUMPABLE, 0)  # its children, the student's code, cannot ptrace it
     for module in modules:
@@ -276,6 +330,11 @@ def serve(listening_fd: int, modules: list[str]) -> int:
     # run's collection walks it (nor copies the pages it would touch in a fork).
     gc.collect()
     gc.freeze()
+    if at_once:  # the handlers are reaped as they end (waited for: their CPU counts), and
+        # so are the runs' orphans, which come here rather than to PID 1: a sandbox's
+        # clean-up waits until its user has no process left, zombies included.
+        signal.signal(signal.SIGCHLD, _reap_children)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
     listener = socket.socket(fileno=listening_fd)
     print(STARTED, flush=True)
     while True:
@@ -284,10 +343,26 @@ def serve(listening_fd: int, modules: list[str]) -> int:
             return 0  # whoever started the server is gone
         if listener in ready:
             connection, _ = listener.accept()
-            # A malformed request ends its connection, never the server.
-            with connection, contextlib.suppress(ServerGone, OSError, ValueError, KeyError,
-                                                 TypeError):
-                _serve_one(connection, listener)
+            if at_once and os.fork():
+                connection.close()
+                continue
+            try:
+                # A malformed request ends its connection, never the server.
+                with connection, contextlib.suppress(ServerGone, OSError, ValueError,
+                                                     KeyError, TypeError):
+                    if at_once:  # the handler: waits for its run, dies with the server
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                    _serve_one(connection, listener, enter, run)
+            finally:
+                if at_once:  # never a second server
+                    _exit_child(0)
+
+
+def _reap_children(_number: int, _frame) -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def fork_run(module: str, argv: list[str], folder: str | Path, env: dict[str, str],
@@ -370,6 +445,84 @@ def request(socket_path: str | Path, module: str, argv: list[str], *, env: dict[
             raise ServerGone(f"the fork server at {socket_path} failed: {error}") from error
 
 
+# The signals a stand-in passes on to its run: interrupts to the run's process group, as
+# jupyter_client sends them to a kernel's (killpg), the stack dump request to the run.
+TO_GROUP, TO_RUN = (signal.SIGINT,), (signal.SIGUSR1,)
+
+
+class _Ended(Exception):
+    """The stand-in was told to end (SIGTERM): its run ends with it."""
+
+
+def stand_in(socket_path: str, module: str, argv: list[str], settings: dict,
+             plain: list[str]) -> int:
+    """Be the run of `module argv` (forked by the server at socket_path, which enters the
+    sandbox of `settings` first) to whoever started this process: its interrupts go to
+    the run's group, SIGUSR1 to the run; SIGTERM, SIGKILL or this process's end kill the
+    run's group; and this process ends when the run does, with its status (the same
+    signal when a signal ended it). When the server cannot start the run, this process
+    becomes `plain` instead (exec), the same run started afresh.
+    """
+    forwarded = {*TO_GROUP, *TO_RUN, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)  # held until there is a run
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        here = os.open(".", os.O_RDONLY | os.O_DIRECTORY)  # not its path: see main's `run`
+        try:
+            connection.connect(socket_path)
+            _send(connection, {"module": module, "argv": argv, "env": dict(os.environ),
+                               "cwd": True, "enter": settings, "pid": True}, [0, 1, 2, here])
+        finally:
+            os.close(here)
+        started, _ = _receive(connection)
+        pid = int(started["pid"])
+    except (OSError, ServerGone, ValueError, KeyError, TypeError) as error:
+        print(f"The kernel server at {socket_path} failed ({error}): starting the kernel "
+              "afresh.", file=sys.stderr, flush=True)
+        connection.close()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
+        os.execv(plain[0], plain)
+
+    def forward(number: int, _frame) -> None:
+        with contextlib.suppress(ProcessLookupError):  # its group may have left it
+            (os.killpg if number in TO_GROUP else os.kill)(pid, number)
+
+    def end(_number: int, _frame) -> None:
+        raise _Ended
+
+    for number in forwarded:
+        signal.signal(number, end if number == signal.SIGTERM else forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
+    try:
+        reply, _ = _receive(connection)
+        status = int(reply["returncode"])
+    except _Ended:
+        _give_up(connection)
+        status = -signal.SIGTERM
+    except (OSError, ServerGone, ValueError, KeyError, TypeError):
+        return SERVER_GONE  # the server died, and its run with it
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)  # nothing forwarded from here
+        connection.close()
+    if status >= 0:
+        return status
+    # Ended by a signal: end by the same one, so the caller sees what it would of the run
+    # (jupyter_client's -SIGXCPU is the CPU limit), without a core file in the run's folder.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(-status, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {-status})
+    os.kill(os.getpid(), -status)
+    return 128 - status  # a signal whose default is not to end a process
+
+
+def stand_in_command(socket_path: str | Path, module: str, argv: list[str],
+                     settings: dict, plain: list[str]) -> list[str]:
+    """The command of a stand-in (see stand_in) for `module argv` in a sandbox with the
+    launcher's `settings`, or `plain` when the server at socket_path fails."""
+    return [sys.executable, "-I", __file__, "stand-in", str(socket_path), module,
+            json.dumps(argv), json.dumps(settings), "--", *plain]
+
+
 def _give_up(connection: socket.socket) -> None:
     """Tell the server to kill the run, and wait (KILLED_GRACE s at most) until it has."""
     connection.shutdown(socket.SHUT_WR)
@@ -400,13 +553,15 @@ class Server:
 
 def start(modules: list[str], folder: str | Path | None = None, *, prefix: list[str] = (),
           env: dict[str, str] | None = None, cwd: str | Path | None = None,
-          seconds: float = 60) -> Server:
+          seconds: float = 60, program: list[str] | None = None) -> Server:
     """Start a server that imports `modules`, with its socket in `folder`, a folder that
     only this user may enter (the server needs no access to it: it inherits the socket);
     None: a new one, removed when the server stops. prefix: the command that starts it (a
-    sandbox's launcher); env and cwd: its environment and working folder. ServerGone if it
-    does not start within `seconds`.
+    sandbox's launcher); env and cwd: its environment and working folder; program: the
+    server's command before LISTENING_FD (None: this file's `serve`). ServerGone if it does
+    not start within `seconds`.
     """
+    program = program or [sys.executable, "-I", __file__, "serve"]
     own_folder = None if folder is not None else Path(tempfile.mkdtemp(prefix="digitlab-"))
     path = Path(folder or own_folder) / "fork-server.sock"
     path.unlink(missing_ok=True)  # a stopped server's
@@ -415,9 +570,8 @@ def start(modules: list[str], folder: str | Path | None = None, *, prefix: list[
         listener.bind(str(path))
         listener.listen(8)
         process = subprocess.Popen(
-            [*prefix, sys.executable, "-I", __file__, "serve", str(listener.fileno()),
-             *modules], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            pass_fds=[listener.fileno()], cwd=cwd)
+            [*prefix, *program, str(listener.fileno()), *modules], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env=env, pass_fds=[listener.fileno()], cwd=cwd)
     finally:
         listener.close()
     ready, _, _ = select.select([process.stdout], [], [], seconds)
@@ -433,6 +587,8 @@ def start(modules: list[str], folder: str | Path | None = None, *, prefix: list[
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "serve":
         return serve(int(argv[1]), argv[2:])
+    if len(argv) >= 7 and argv[0] == "stand-in" and argv[5] == "--":
+        return stand_in(argv[1], argv[2], json.loads(argv[3]), json.loads(argv[4]), argv[6:])
     if len(argv) >= 3 and argv[0] == "run":
         try:
             # ".", not its path: a kernel is given its folder by root, and its user may

@@ -2,10 +2,11 @@
 
     python grading_kernel.py -f CONNECTION_FILE
 
-LimitedKernelManager starts this in place of `python -m ipykernel_launcher -f ...`. At its
-start ipykernel imports debugpy (about 0.07 s of CPU, in each of a student's five kernels)
-to serve a debugger that no grading uses. Here debugpy cannot be imported, so ipykernel
-starts without one, as it does wherever debugpy is not installed; nothing else changes.
+LimitedKernelManager starts this in place of `python -m ipykernel_launcher -f ...`, or has
+a kernel server (kernel_server.py) fork one that runs main(). At its start ipykernel imports
+debugpy (about 0.07 s of CPU, in each of a student's five kernels) to serve a debugger that
+no grading uses. Here debugpy cannot be imported, so ipykernel starts without one, as it
+does wherever debugpy is not installed; nothing else changes.
 
 On SIGUSR1 the kernel writes the Python stacks of its threads (faulthandler) to STACKS_FILE
 beside its connection file, in the sandbox's folder: even while a cell that ignores the
@@ -15,23 +16,35 @@ Run by file, like ipykernel_launcher: this file's folder leaves sys.path before 
 is imported, and IPython puts the kernel's working folder there, as it does for that one.
 """
 
+import faulthandler
+import os
+import signal
 import sys
 
 STACKS_FILE = "stacks.txt"
 
-if __name__ == "__main__":
-    del sys.path[0]  # this file's folder
-    sys.modules["debugpy"] = None  # `import debugpy` raises ImportError
 
-    import faulthandler
-    import os
-    import signal
+def block_debugger() -> None:
+    """Make `import debugpy` raise ImportError in this process (before ipykernel's import)."""
+    sys.modules["debugpy"] = None
 
-    connection_file = sys.argv[sys.argv.index("-f") + 1]
+
+def dump_stacks_on_sigusr1(connection_file: str) -> None:
+    """On SIGUSR1, write every thread's stack to STACKS_FILE beside the connection file."""
     # Kept open for the kernel's life: faulthandler writes to its descriptor.
     stacks = open(os.path.join(os.path.dirname(connection_file), STACKS_FILE), "w")  # noqa: SIM115
     faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
 
+
+def main() -> None:
+    """The kernel, with sys.argv its command line: what both ways of starting one run."""
+    block_debugger()
+    dump_stacks_on_sigusr1(sys.argv[sys.argv.index("-f") + 1])
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    del sys.path[0]  # this file's folder
+    main()

@@ -64,6 +64,9 @@ from digitlab.course.sandbox.process_tree import (
 log = logging.getLogger(__name__)
 LAUNCHER = Path(__file__).with_name("launch_kernel.py")
 GRADING_KERNEL = Path(__file__).with_name("grading_kernel.py")  # ipykernel, no debugger
+# The socket of the grading slot's kernel server (kernel_server.py), when it has one: set in
+# an autograde's environment by grading/autograde_servers.py, never passed to a kernel.
+KERNEL_SERVER_VARIABLE = "DIGITLAB_KERNEL_SERVER"
 # The grader's variables a sandboxed process may see; everything else (tokens, passwords,
 # DIGITLAB_DB_URL, DIGITLAB_GRADING_EVENTS, and DIGITLAB_ANSWER_KEY: the grader scores the
 # competition outside the kernel) stays out. NBGRADER_EXECUTION makes the notebooks skip
@@ -552,7 +555,12 @@ class LimitedKernelClient(AsyncKernelClient):
 class LimitedKernelManager(AsyncKernelManager):
     """Starts each kernel inside a Sandbox of the configured GradingLimits; its clean-up
     kills everything the kernel left. Talks to the kernel over ipc sockets in the sandbox's
-    folder, since an isolated kernel has no network, not even loopback."""
+    folder, since an isolated kernel has no network, not even loopback.
+
+    With $DIGITLAB_KERNEL_SERVER (a socket), the kernel is forked by that kernel server,
+    through fork_server's `stand-in` client, which is the kernel to jupyter_client and
+    starts it through the launcher when the server fails.
+    """
 
     client_class = DottedObjectName("digitlab.course.sandbox.sandbox.LimitedKernelClient")
     client_factory = Type(klass=AsyncKernelClient, default_value=LimitedKernelClient)
@@ -576,9 +584,14 @@ class LimitedKernelManager(AsyncKernelManager):
         command = super().format_kernel_cmd(extra_arguments)
         if not self.sandbox:
             return command
-        if command[1:3] == ["-m", "ipykernel_launcher"]:  # the python3 kernel spec's
-            command = [command[0], str(GRADING_KERNEL), *command[3:]]
-        return self.sandbox.command(command)
+        if command[1:3] != ["-m", "ipykernel_launcher"]:  # not the python3 kernel spec's
+            return self.sandbox.command(command)
+        plain = self.sandbox.command([command[0], str(GRADING_KERNEL), *command[3:]])
+        server = os.environ.get(KERNEL_SERVER_VARIABLE)
+        if not server or command[0] != sys.executable:  # a fork runs the server's Python
+            return plain
+        return fork_server.stand_in_command(server, "digitlab.course.sandbox.grading_kernel",
+                                            command[3:], self.sandbox.settings(), plain)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         if self.sandbox:
