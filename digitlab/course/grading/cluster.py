@@ -68,6 +68,14 @@ CONNECT_TIMEOUT = "20s"
 # How long a stopped run waits for each worker's tasks to end once their autogrades are
 # killed (they then only write a record).
 STOP_WAIT = 60.0
+# A grading task only waits for its autograde's processes and returns a record: what Dask's
+# worker watches by default costs the grading host's CPU for nothing. Its statistical
+# profiler samples the task's thread every 10 ms, its event-loop health check ticks every
+# 20 ms, and its memory monitor (every 100 ms) would spill or pause data that a grading
+# worker never holds; the kernels have their own memory limit (GradingLimits).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
+                 "distributed.admin.tick.interval": "1s"}
+WORKER_MEMORY_LIMIT = 0  # no memory monitor
 
 
 class GradingStopped(Exception):
@@ -175,6 +183,7 @@ def serve(scheduler: str, course: Path, db_url: str, slots: int, name: str) -> N
     """Run a Dask worker with `slots` grading slots until it is stopped (check_host first)."""
     import asyncio
 
+    import dask
     from distributed import Worker, WorkerPlugin
 
     global _HOST
@@ -192,9 +201,11 @@ def serve(scheduler: str, course: Path, db_url: str, slots: int, name: str) -> N
 
     async def run() -> None:
         resources = {RESOURCE: slots, course_resource(course, db_url): slots}
-        async with Worker(scheduler, name=name, nthreads=slots, resources=resources,
-                          plugins={StopAutogradesOnClose()}) as worker:
-            await worker.finished()
+        with dask.config.set(WORKER_CONFIG):
+            async with Worker(scheduler, name=name, nthreads=slots, resources=resources,
+                              memory_limit=WORKER_MEMORY_LIMIT,
+                              plugins={StopAutogradesOnClose()}) as worker:
+                await worker.finished()
 
     try:
         asyncio.run(run())
