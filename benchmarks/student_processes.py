@@ -45,8 +45,8 @@ from digitlab.course.sandbox import kernel_server  # noqa: E402
 from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE  # noqa: E402
 
 # The first phrase of the command line that names a kind, in this order.
-KINDS = (("fork_server.py run", "in-kernel check client"),
-         ("fork_server.py stand-in", "kernel's stand-in"),
+KINDS = (("fork_client.py run", "in-kernel check client"),
+         ("fork_client.py stand-in", "kernel's stand-in"),
          ("kernel_server", "kernel forked, and its handler"),
          ("fork_server.py serve", "fork server and its forks"),
          ("grading_kernel", "kernel"), ("ipykernel", "kernel"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from digitlab.competition import write_submission
 from digitlab.course.checks import hidden_check
 from digitlab.course.checks.score_submission import KEY_VARIABLE
-from digitlab.course.sandbox import fork_server
+from digitlab.course.sandbox import fork_client, fork_server
 from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.course.sandbox.process_tree import processes_of
 from digitlab.course.sandbox.sandbox import Sandbox, machine
@@ -54,10 +53,9 @@ def server():
 
 
 def client(server, module: str, *arguments: str, folder: Path, **kwargs):
-    """The kernel's way in: `fork_server.py run SOCKET MODULE ARGUMENTS` in `folder`."""
-    return subprocess.run([sys.executable, "-I", fork_server.__file__, "run",
-                           str(server.socket), module, *arguments], cwd=folder,
-                          capture_output=True, text=True, **kwargs)
+    """The kernel's way in: `fork_client.py run SOCKET MODULE ARGUMENTS` in `folder`."""
+    return subprocess.run(fork_client.run_command(server.socket, module, list(arguments)),
+                          cwd=folder, capture_output=True, text=True, **kwargs)
 
 
 def code(source: str) -> list[str]:
@@ -104,7 +102,7 @@ def test_a_run_past_its_timeout_is_killed_with_its_group_and_the_server_goes_on(
     with open(os.devnull, "rb") as nothing, open(tmp_path / "out", "wb") as out:
         begun = time.monotonic()
         with pytest.raises(subprocess.TimeoutExpired):
-            fork_server.request(server.socket, "timeit", code(sleeper), env=dict(os.environ),
+            fork_client.request(server.socket, "timeit", code(sleeper), env=dict(os.environ),
                                 stdio=(nothing.fileno(), out.fileno(), out.fileno()),
                                 cwd=str(tmp_path), timeout=1)
     assert time.monotonic() - begun < 5
@@ -119,8 +117,8 @@ def test_a_run_whose_caller_is_killed_is_killed_too(server, tmp_path):
     """A cell timeout interrupts the kernel and subprocess.run kills the client: the run
     must not go on without anyone waiting for it."""
     source = "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(600)"
-    caller = subprocess.Popen([sys.executable, "-I", fork_server.__file__, "run",
-                               str(server.socket), "timeit", *code(source)], cwd=tmp_path)
+    caller = subprocess.Popen(fork_client.run_command(server.socket, "timeit", code(source)),
+                              cwd=tmp_path)
     deadline = time.monotonic() + 30
     while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -143,7 +141,7 @@ def test_files_go_in_and_only_plain_files_come_out(server, tmp_path):
             open(source, "rb") as given:
         wanted = {name: open(path, "wb") for name, path in outputs.items()}  # noqa: SIM115
         try:
-            status, collected = fork_server.request(
+            status, collected = fork_client.request(
                 server.socket, "timeit", code(writer), env=dict(os.environ),
                 stdio=(nothing.fileno(), out.fileno(), out.fileno()),
                 files={"in.json": given.fileno()},

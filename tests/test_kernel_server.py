@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from digitlab.course.grading.autograde_servers import AutogradeServers
-from digitlab.course.sandbox import fork_server, kernel_server
+from digitlab.course.sandbox import fork_client, fork_server, kernel_server
 from digitlab.course.sandbox.limits import GradingLimits
 from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE, LimitedKernelManager, machine
 
@@ -107,7 +107,7 @@ def test_a_kernel_is_a_fork_that_entered_its_sandbox_before_anything_else(server
     manager, command, printed = with_kernel(server.socket, folder, test)
     uid, cwd, temporary, soft, hard, cpu, preloaded, leader, variable, secret, network = printed
     sandbox = manager.sandbox
-    assert command[3] == "stand-in"
+    assert command[3:5] == [fork_client.__file__, "stand-in"]
     assert int(uid) == sandbox.account.pw_uid
     assert cwd == str(folder)
     assert temporary == str(sandbox.directory / "tmp")  # its TMPDIR, not the server's
@@ -198,7 +198,7 @@ def test_a_server_not_given_a_sandbox_refuses_to_enter_one_and_the_stand_in_star
         tmp_path):
     plain = fork_server.start(["json"])
     try:
-        ran = subprocess.run(fork_server.stand_in_command(
+        ran = subprocess.run(fork_client.stand_in_command(
             plain.socket, "json.tool", [], {"rlimits": {"cpu": 1}}, ["/bin/echo", "afresh"]),
             cwd=tmp_path, capture_output=True, text=True, timeout=SECONDS)
     finally:

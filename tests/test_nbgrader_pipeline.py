@@ -125,6 +125,25 @@ def test_autograde_gives_full_zero_partial_and_restored_scores(course, class_sub
     assert auto_scores(course, "deleted") == TEST_POINTS
 
 
+def test_only_the_notebooks_with_autograded_tests_are_run(course, class_submissions):
+    """Autograde runs each notebook that holds a test cell, every code cell of it, and
+    starts no kernel for one of written answers alone (02 and 03): its code cells keep no
+    output and no execution count (their outputs were cleared before the run anyway)."""
+    graded = course / "autograded" / "perfect" / ASSIGNMENT
+    tested = {name for name in NOTEBOOKS
+              if any(grade_id(cell) in TEST_POINTS
+                     for cell in nbformat.read(SOURCE / name, 4).cells)}
+    assert sorted(set(NOTEBOOKS) - tested) == [NOTEBOOKS[1], NOTEBOOKS[2]]
+    for name in NOTEBOOKS:
+        code = [cell for cell in nbformat.read(graded / name, 4).cells
+                if cell.cell_type == "code"]
+        counts = [cell.execution_count for cell in code]
+        if name in tested:
+            assert None not in counts, name
+        else:
+            assert counts == [None] * len(code) and not any(cell.outputs for cell in code)
+
+
 def test_deleted_test_cells_are_restored_and_run(course, class_submissions):
     graded = course / "autograded" / "deleted" / ASSIGNMENT
     for notebook, cell_id in ((NOTEBOOKS[0], "test-input-gradient"),

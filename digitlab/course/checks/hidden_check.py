@@ -8,8 +8,8 @@ In the student's kernel, check runs `python -I -m digitlab.course.checks.<name> 
 and fails the cell (AssertionError with the check's report) unless it exits with status 0.
 It runs it through a fork server (digitlab.course.sandbox.fork_server) that the kernel
 starts at its first check and that has imported the checks: each run is a fresh child of
-it, started by a small client process, which saves a Python start and the imports of
-numpy and digitlab per check and per child (0.15-0.2 s each).
+it, started by a small client process (fork_client.py), which saves a Python start and
+the imports of numpy and digitlab per check and per child (0.15-0.2 s each).
 That run can be faked: the student's own code in the kernel may replace this function or
 subprocess.run. So it is not the verdict. After the notebook has run, the grader
 (digitlab.course.checks.verify_outside) finds these calls in the cell's source, as the
@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import atexit
 import subprocess
-import sys
 
 from digitlab.course.checks.registry import CHECKS, module_name
-from digitlab.course.sandbox import fork_server
+from digitlab.course.sandbox import fork_client, fork_server
 
 # The exit status of a check that cannot judge inside the notebook (notebook 05's scorer
 # when the kernel may not read the answer key): the cell passes here, the grader judges it.
@@ -47,8 +46,8 @@ def _checks_server() -> fork_server.Server:
 
 def check(name: str, *arguments: str) -> None:
     """Run the check `name` (registry.CHECKS) with `arguments`; AssertionError if it fails."""
-    command = [sys.executable, "-I", fork_server.__file__, "run",
-               str(_checks_server().socket), module_name(name), *arguments]
+    command = fork_client.run_command(_checks_server().socket, module_name(name),
+                                      list(arguments))
     # Through subprocess.run, and the client's exit status: all of it can be faked by the
     # student's code in the kernel, which is why the grader judges again outside.
     run = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS)

@@ -24,12 +24,11 @@ died during a student's autograde (its kernels died with it) has the student gra
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from pathlib import Path
 
 from digitlab.course.grading.gradebook import NBGRADER_MODULE
-from digitlab.course.sandbox import fork_server, kernel_server
+from digitlab.course.sandbox import fork_client, fork_server, kernel_server
 from digitlab.course.sandbox.sandbox import KERNEL_SERVER_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,7 @@ START_SECONDS = 60
 
 def client_command(server: fork_server.Server, arguments: list[str]) -> list[str]:
     """The command that runs `nbgrader ARGUMENTS` as a fork of server."""
-    return [sys.executable, "-I", fork_server.__file__, "run", str(server.socket),
-            NBGRADER_MODULE, *arguments]
+    return fork_client.run_command(server.socket, NBGRADER_MODULE, arguments)
 
 
 class AutogradeServers:

@@ -58,7 +58,7 @@ from digitlab.course.grading.autograde_servers import AutogradeServers
 from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import EVENTS_VARIABLE, GradingRecord, read_events
-from digitlab.course.sandbox import fork_server
+from digitlab.course.sandbox import fork_client, fork_server
 from digitlab.course.sandbox.budget import started_environment
 from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits
 from digitlab.course.sandbox.sandbox import check_ready
@@ -68,7 +68,7 @@ from digitlab.course.sandbox.sandbox import check_ready
 DEFAULT_TIMEOUT = 900.0
 # Seconds a killed autograde has to end: a server's client waits up to KILLED_GRACE for its
 # server to confirm the run killed.
-STOP_GRACE = fork_server.KILLED_GRACE + 5
+STOP_GRACE = fork_client.KILLED_GRACE + 5
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # The last exception of a traceback in nbgrader's log: "    nbformat.reader.NotJSONError: ...".
 EXCEPTION = re.compile(r"^\s*([\w.]*(?:Error|Exception|Exit)): ?(.*)$")
@@ -168,7 +168,7 @@ class Autogrades:
         from now on, and the student must be graded again)."""
         if self.servers.kernel_server_failed(slot):
             return True
-        if self._running.get(process) is None or code != fork_server.SERVER_GONE:
+        if self._running.get(process) is None or code != fork_client.SERVER_GONE:
             return False
         self.servers.give_up(slot, "its server stopped answering mid-run")
         return True

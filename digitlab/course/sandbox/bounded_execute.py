@@ -1,6 +1,8 @@
 """LimitedExecute: nbgrader's Execute step, with the course's GradingLimits.
 
 nbgrader_config.py puts it in place of Execute in c.Autograde.autograde_preprocessors. It
+* runs only the notebooks that hold an autograded test (the gradebook says which): one of
+  written answers alone is left as sanitized, its outputs cleared, with no kernel started;
 * starts every kernel through digitlab.course.sandbox.sandbox.LimitedKernelManager (CPU, memory,
   processes, files, network, unprivileged user);
 * lets the kernel's user read the notebook's folder, whatever the grader's umask
@@ -41,6 +43,7 @@ from ipykernel.compiler import get_tmp_hash_seed, murmur2_x86
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute
 from traitlets import Instance, default
 
@@ -87,6 +90,13 @@ ANSWER_FRAME = re.compile(r"^(?:Cell In\[(?P<count>\d+)\], line (?P<line>\d+)"
 STACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
 SEAM_FILE = re.compile(r"(?P<notebook>[^/\\]+\.ipynb) \(answer cell (?P<grade_id>[\w-]+)\)")
 STACKS_BYTES = 64 * 1024  # every thread's stack fits; the kernel's user could write more
+
+
+def _has_autograded_test(notebook) -> bool:
+    """Whether the gradebook's notebook holds a graded code cell that is not an answer."""
+    answers = {cell.name for cell in notebook.solution_cells}
+    return any(cell.cell_type == "code" and cell.name not in answers
+               for cell in notebook.grade_cells)
 
 
 def _error(reason: str):
@@ -154,8 +164,13 @@ class LimitedExecute(Execute):
         folder = (resources or {}).get("metadata", {}).get("path")
         self._folder = Path(folder or ".")
         info = (resources or {}).get("nbgrader", {})
+        tested = self._tested_notebooks(info)
+        if tested is not None and self._notebook not in tested:
+            self.log.info("%s holds no autograded test: not run (its answers are graded by "
+                          "hand, from the student's file)", self._notebook)
+            return nb, resources
         self._budget = budget_of(info.get("student", ""), self.limits.student_wall_seconds)
-        self._budget.begin(self._notebook, self._notebooks(info))
+        self._budget.begin(self._notebook, self._notebooks(info) & (tested or set()))
         self._begun = time.monotonic()
         self._deadline = self._begun + self.limits.notebook_wall_seconds
         self._hung_here: str | None = None  # why student code hung in this kernel
@@ -187,6 +202,21 @@ class LimitedExecute(Execute):
                                    f"{self.limits.processes} processes and threads at once; "
                                    f"{sandbox.refused_forks} were refused")
         return nb, resources
+
+    @staticmethod
+    def _tested_notebooks(info: dict) -> set[str] | None:
+        """The names of the assignment's notebooks that hold an autograded test (a graded
+        code cell that is not an answer), from the gradebook; None when not autograding.
+
+        Only those are run: running a notebook can score nothing else, and its outputs
+        are cleared before the run anyway (its panel runs are kept: panel_runs). A notebook
+        of written answers alone would cost a kernel and every cell's run for nothing."""
+        if "student" not in info or "db_url" not in info:  # nbgrader validate, say
+            return None
+        with Gradebook(info["db_url"]) as gradebook:
+            notebooks = gradebook.find_assignment(info["assignment"]).notebooks
+            return {f"{notebook.name}.ipynb" for notebook in notebooks
+                    if _has_autograded_test(notebook)}
 
     def _notebooks(self, info: dict) -> set[str]:
         """The names of the student's notebooks to grade. From the submitted (or staged)

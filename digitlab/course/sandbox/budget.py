@@ -24,8 +24,9 @@ two kinds of time, and the budget treats them apart:
 Code that ran out of time is not run again: it is remembered here by its digest
 (digitlab.student.code_digest). Every later kernel and check child gets these in
 $DIGITLAB_HUNG_CODE, and the seam (digitlab.student.run_answer) then fails at once with the
-same reason. So notebooks 02-05, which load notebook 01's Linear, fail their loads in a
-moment, and keep the points of the cells that do not need it. A check whose child ran out
+same reason. So notebooks 04 and 05, which load notebook 01's Linear, fail their loads in
+a moment, and keep the points of the cells that do not need it (02 and 03 hold written
+answers alone and are not run: bounded_execute). A check whose child ran out
 of time is not run again for the student either (hung_checks).
 
 The budgets live in the autograde process, one per student (nbgrader autograde grades

@@ -12,17 +12,15 @@ imported, nothing run), never from another run's: its own argv, environment, wor
 and standard streams, and a process group of its own, killed with the group when it ends,
 when the one who asked gives up (a timeout, an interrupt) or goes away.
 
-    python -I fork_server.py serve LISTENING_FD [MODULE...]   # import MODULEs, then serve
-    python -I fork_server.py run SOCKET MODULE [ARGUMENT...]  # one run, as the line above
+    python -I fork_server.py serve LISTENING_FD [MODULE...]       # import MODULEs, then serve
+    python -I -S fork_client.py run SOCKET MODULE [ARGUMENT...]  # one run, as the line above
 
 `serve` accepts on the listening Unix socket it inherits as LISTENING_FD, one connection per
 run, one run at a time, and ends when its standard input closes (whoever started it is gone).
-It prints "ready" once it listens; a run dies with it. `run` (the hidden checks in the kernel
-start it through subprocess.run, the grader its autogrades: grading/autograde_servers.py)
-passes its own standard streams, environment and working folder, and exits with the run's
-status, or SERVER_GONE when the server failed it. Interrupted, it returns once the server
-has killed the run. Who starts a server binds its socket, in a folder only it and the
-server's user may enter, so nobody can put another socket in its place (start()).
+It prints "ready" once it listens; a run dies with it. The callers' half, the protocol and
+the small `run` and `stand-in` programs (run_command, stand_in_command), is fork_client.py.
+Who starts a server binds its socket, in a folder only it and the server's user may enter,
+so nobody can put another socket in its place (start()).
 
 A request may instead give files: the server copies them from the descriptors it is passed
 into a new folder of its own, runs the child there, and copies the files it is asked to
@@ -35,15 +33,12 @@ A kernel server (kernel_server.py) serves grading kernels through the same proto
 overlapping (each in a forked handler): its request carries the sandbox's launcher settings,
 which the child enters before anything else, and asks for the child's pid, which stays the
 run's until the caller has heard its end and closed the connection. Its caller is
+fork_client's `stand-in`, which jupyter_client starts in place of the kernel.
 
-    python -I fork_server.py stand-in SOCKET MODULE ARGV_JSON SETTINGS_JSON -- PLAIN...
-
-which jupyter_client starts in place of the kernel (stand_in: signals, exit status), and
-which becomes PLAIN (the launcher's command) when the server cannot start the kernel.
-
-Run by file with `python -I`, standard library only, as launch_kernel.py: it may be started
-in a student's folder, where a json.py of theirs must never be imported before the modules
-the server serves. Its children import nothing of the student's before their module runs.
+Run by file with `python -I`, as launch_kernel.py: it may be started in a student's folder,
+where a json.py of theirs must never be imported before the modules the server serves (it
+imports only the standard library and digitlab's fork_client before them). Its children
+import nothing of the student's before their module runs.
 """
 
 from __future__ import annotations
@@ -52,9 +47,7 @@ import atexit
 import contextlib
 import ctypes
 import gc
-import json
 import os
-import resource
 import runpy
 import select
 import shutil
@@ -69,21 +62,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_FDS = 32  # descriptors passed with one request: stdin, stdout, stderr, files, results
-MAX_MESSAGE = 4 * 2**20  # bytes of one request or reply (an environment is a few KiB)
-LENGTH_BYTES = 8  # each message is its length, then that many bytes of JSON
-KILLED_GRACE = 10  # seconds a server has to confirm a run killed before it is given up
+from digitlab.course.sandbox.fork_client import (
+    KILLED_GRACE,
+    ServerGone,
+    receive_message,
+    send_message,
+)
+
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1  # prctl's: a signal for the child when its parent dies
 PR_SET_CHILD_SUBREAPER = 36  # prctl's: orphans below this process become its children
 STARTED = "ready"
-# The `run` client's exit status when the server failed it (not the run's): its caller may
-# then run the module without a server (EX_TEMPFAIL, sysexits.h).
-SERVER_GONE = 75
-
-
-class ServerGone(RuntimeError):
-    """The server is not running, or stopped answering mid-run."""
 
 
 @dataclass(frozen=True)
@@ -94,39 +83,6 @@ class Finished:
     returncode: int
     stdout: str
     stderr: str
-
-
-def _send(connection: socket.socket, message: dict, fds: list[int] = ()) -> None:
-    data = json.dumps(message).encode()
-    header = len(data).to_bytes(LENGTH_BYTES, "big")
-    if fds:
-        socket.send_fds(connection, [header + data], list(fds))
-    else:
-        connection.sendall(header + data)
-
-
-def _receive(connection: socket.socket, with_fds: bool = False) -> tuple[dict, list[int]]:
-    """One message and the descriptors sent with it; ServerGone on a closed connection."""
-    fds = []
-    if with_fds:
-        data, fds, _, _ = socket.recv_fds(connection, MAX_MESSAGE, MAX_FDS)
-    else:
-        data = connection.recv(MAX_MESSAGE)
-    while data and len(data) < LENGTH_BYTES + _length(data) <= LENGTH_BYTES + MAX_MESSAGE:
-        more = connection.recv(MAX_MESSAGE)
-        if not more:
-            break
-        data += more
-    if not data or len(data) != LENGTH_BYTES + _length(data):
-        for fd in fds:
-            os.close(fd)
-        raise ServerGone("the connection closed mid-message")
-    return json.loads(data[LENGTH_BYTES:]), fds
-
-
-def _length(data: bytes) -> int:
-    """The length a message's first bytes announce (0 until they have all arrived)."""
-    return int.from_bytes(data[:LENGTH_BYTES], "big") if len(data) >= LENGTH_BYTES else 0
 
 
 # -- the server --------------------------------------------------------------------------
@@ -230,7 +186,7 @@ def _serve_one(connection: socket.socket, listener: socket.socket,
     at once, and the child stays unreaped (its pid and group theirs) until the caller,
     told its end, closes the connection: a caller may signal it until then.
     """
-    request, fds = _receive(connection, with_fds=True)
+    request, fds = receive_message(connection, with_fds=True)
     open_fds = set(fds)  # each closed once, here or in finally
     own_folder = not request.get("cwd")
     folder = Path(tempfile.mkdtemp(prefix="run-")) if own_folder else None
@@ -274,7 +230,7 @@ def _serve_one(connection: socket.socket, listener: socket.socket,
                 os.close(fd)
                 open_fds.discard(fd)
             if late:
-                _send(connection, {"pid": pid})
+                send_message(connection, {"pid": pid})
             status = _wait(pid, connection)
             _kill_group(pid)  # whatever the run left behind in its group
             collected = [name for name, fd in zip(collect, wanted, strict=True)
@@ -287,7 +243,7 @@ def _serve_one(connection: socket.socket, listener: socket.socket,
             if pid and not late:
                 os.waitpid(pid, 0)
         with contextlib.suppress(OSError):  # the run's folder is gone once the caller hears
-            _send(connection, {"returncode": status, "collected": collected})
+            send_message(connection, {"returncode": status, "collected": collected})
             if late:  # the pid stays the run's while the caller may still signal it
                 select.select([connection], [], [], KILLED_GRACE)
     finally:
@@ -404,130 +360,7 @@ def fork_run(module: str, argv: list[str], folder: str | Path, env: dict[str, st
                         err.read().decode(errors="replace"))
 
 
-# -- the callers ---------------------------------------------------------------------------
-
-def request(socket_path: str | Path, module: str, argv: list[str], *, env: dict[str, str],
-            stdio: tuple[int, int, int], cwd: str | None = None,
-            files: dict[str, int] | None = None, collect: dict[str, int] | None = None,
-            timeout: float | None = None) -> tuple[int, tuple[str, ...]]:
-    """Run `module` with `argv` through the server at socket_path; (exit status, collected).
-
-    stdio: the descriptors of the run's stdin, stdout and stderr. cwd: its working folder;
-    None: a new folder of the server's, with `files` ({name: readable descriptor}) copied
-    in and, after the run, `collect` ({name: writable descriptor}) copied out.
-    subprocess.TimeoutExpired after `timeout` seconds, once the run is killed.
-    ServerGone when the server does not answer.
-    """
-    files, collect = files or {}, collect or {}
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection, \
-            contextlib.ExitStack() as opened:
-        try:
-            folder = []
-            if cwd is not None:  # as a descriptor: the server may not reach it by its path
-                folder = [os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)]
-                opened.callback(os.close, folder[0])
-            connection.connect(str(socket_path))
-            _send(connection, {"module": module, "argv": argv, "env": env,
-                               "cwd": cwd is not None, "files": list(files),
-                               "collect": list(collect)},
-                  [*stdio, *folder, *files.values(), *collect.values()])
-            try:
-                ready, _, _ = select.select([connection], [], [], timeout)
-            except KeyboardInterrupt:  # the caller gives up: its run ends before it does
-                _give_up(connection)
-                raise
-            if not ready:
-                _give_up(connection)
-                raise subprocess.TimeoutExpired(module, timeout)
-            reply, _ = _receive(connection)
-            return int(reply["returncode"]), tuple(map(str, reply["collected"]))
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            raise ServerGone(f"the fork server at {socket_path} failed: {error}") from error
-
-
-# The signals a stand-in passes on to its run: interrupts to the run's process group, as
-# jupyter_client sends them to a kernel's (killpg), the stack dump request to the run.
-TO_GROUP, TO_RUN = (signal.SIGINT,), (signal.SIGUSR1,)
-
-
-class _Ended(Exception):
-    """The stand-in was told to end (SIGTERM): its run ends with it."""
-
-
-def stand_in(socket_path: str, module: str, argv: list[str], settings: dict,
-             plain: list[str]) -> int:
-    """Be the run of `module argv` (forked by the server at socket_path, which enters the
-    sandbox of `settings` first) to whoever started this process: its interrupts go to
-    the run's group, SIGUSR1 to the run; SIGTERM, SIGKILL or this process's end kill the
-    run's group; and this process ends when the run does, with its status (the same
-    signal when a signal ended it). When the server cannot start the run, this process
-    becomes `plain` instead (exec), the same run started afresh.
-    """
-    forwarded = {*TO_GROUP, *TO_RUN, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)  # held until there is a run
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        here = os.open(".", os.O_RDONLY | os.O_DIRECTORY)  # not its path: see main's `run`
-        try:
-            connection.connect(socket_path)
-            _send(connection, {"module": module, "argv": argv, "env": dict(os.environ),
-                               "cwd": True, "enter": settings, "pid": True}, [0, 1, 2, here])
-        finally:
-            os.close(here)
-        started, _ = _receive(connection)
-        pid = int(started["pid"])
-    except (OSError, ServerGone, ValueError, KeyError, TypeError) as error:
-        print(f"The kernel server at {socket_path} failed ({error}): starting the kernel "
-              "afresh.", file=sys.stderr, flush=True)
-        connection.close()
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
-        os.execv(plain[0], plain)
-
-    def forward(number: int, _frame) -> None:
-        with contextlib.suppress(ProcessLookupError):  # its group may have left it
-            (os.killpg if number in TO_GROUP else os.kill)(pid, number)
-
-    def end(_number: int, _frame) -> None:
-        raise _Ended
-
-    for number in forwarded:
-        signal.signal(number, end if number == signal.SIGTERM else forward)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
-    try:
-        reply, _ = _receive(connection)
-        status = int(reply["returncode"])
-    except _Ended:
-        _give_up(connection)
-        status = -signal.SIGTERM
-    except (OSError, ServerGone, ValueError, KeyError, TypeError):
-        return SERVER_GONE  # the server died, and its run with it
-    finally:
-        signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)  # nothing forwarded from here
-        connection.close()
-    if status >= 0:
-        return status
-    # Ended by a signal: end by the same one, so the caller sees what it would of the run
-    # (jupyter_client's -SIGXCPU is the CPU limit), without a core file in the run's folder.
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(-status, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {-status})
-    os.kill(os.getpid(), -status)
-    return 128 - status  # a signal whose default is not to end a process
-
-
-def stand_in_command(socket_path: str | Path, module: str, argv: list[str],
-                     settings: dict, plain: list[str]) -> list[str]:
-    """The command of a stand-in (see stand_in) for `module argv` in a sandbox with the
-    launcher's `settings`, or `plain` when the server at socket_path fails."""
-    return [sys.executable, "-I", __file__, "stand-in", str(socket_path), module,
-            json.dumps(argv), json.dumps(settings), "--", *plain]
-
-
-def _give_up(connection: socket.socket) -> None:
-    """Tell the server to kill the run, and wait (KILLED_GRACE s at most) until it has."""
-    connection.shutdown(socket.SHUT_WR)
-    select.select([connection], [], [], KILLED_GRACE)
-
+# -- the servers' starter ---------------------------------------------------------------
 
 @dataclass
 class Server:
@@ -587,24 +420,9 @@ def start(modules: list[str], folder: str | Path | None = None, *, prefix: list[
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "serve":
         return serve(int(argv[1]), argv[2:])
-    if len(argv) >= 7 and argv[0] == "stand-in" and argv[5] == "--":
-        return stand_in(argv[1], argv[2], json.loads(argv[3]), json.loads(argv[4]), argv[6:])
-    if len(argv) >= 3 and argv[0] == "run":
-        try:
-            # ".", not its path: a kernel is given its folder by root, and its user may
-            # not traverse the folders above it.
-            status, _ = request(argv[1], argv[2], argv[3:], env=dict(os.environ),
-                                stdio=(0, 1, 2), cwd=".")
-        except ServerGone as error:
-            print(error, file=sys.stderr)
-            return SERVER_GONE
-        except KeyboardInterrupt:  # the run is killed: as a shell tells an interrupted one
-            return 128 + signal.SIGINT
-        return status if status >= 0 else 128 - status
     print(__doc__.split("\n\n")[1], file=sys.stderr)
     return 2
 
 
-if __name__ == "__main__":
-    del sys.path[0]  # this file's folder: its modules are no top-level names of the runs
+if __name__ == "__main__":  # -I: neither this file's folder nor the working one is on sys.path
     sys.exit(main(sys.argv[1:]))

@@ -4,7 +4,7 @@
 
 LimitedKernelManager starts this in place of `python -m ipykernel_launcher -f ...`, or has
 a kernel server (kernel_server.py) fork one that runs main(). At its start ipykernel imports
-debugpy (about 0.07 s of CPU, in each of a student's five kernels) to serve a debugger that
+debugpy (about 0.07 s of CPU, in each of a student's kernels) to serve a debugger that
 no grading uses. Here debugpy cannot be imported, so ipykernel starts without one, as it
 does wherever debugpy is not installed; nothing else changes.
 

@@ -4,7 +4,7 @@
 
 A fresh grading kernel pays the interpreter's start, then ipykernel's imports (IPython, zmq,
 tornado), then numpy's and digitlab's in its first cells: some 0.5-0.7 CPU s of each of a
-student's five kernels. This server (fork_server.serve, runs overlapping) imports them once,
+student's kernels. This server (fork_server.serve, runs overlapping) imports them once,
 as the grader (root), outside any sandbox, and each kernel is a fork of it that first enters
 its own sandbox exactly as launch_kernel.py would (cgroup, network namespace, rlimits, slot
 user: RLIMIT_CPU counts the fork's own CPU, from zero) and only then takes the caller's

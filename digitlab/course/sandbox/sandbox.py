@@ -50,7 +50,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Instance, Type, default
 
-from digitlab.course.sandbox import fork_server
+from digitlab.course.sandbox import fork_client, fork_server
 from digitlab.course.sandbox.font_cache import font_lists
 from digitlab.course.sandbox.limits import GradingLimits, size_words
 from digitlab.course.sandbox.process_tree import (
@@ -436,7 +436,7 @@ class Sandbox:
             nothing = files_open.enter_context(open(os.devnull, "rb"))
             collected = files_open.enter_context(open(results_path, "w+b"))
             try:
-                status, left = fork_server.request(
+                status, left = fork_client.request(
                     self._server.socket, module, argv, env=self.environment,
                     stdio=(nothing.fileno(), out.fileno(), err.fileno()), files=given,
                     collect={results: collected.fileno()}, timeout=timeout)
@@ -590,7 +590,7 @@ class LimitedKernelManager(AsyncKernelManager):
         server = os.environ.get(KERNEL_SERVER_VARIABLE)
         if not server or command[0] != sys.executable:  # a fork runs the server's Python
             return plain
-        return fork_server.stand_in_command(server, "digitlab.course.sandbox.grading_kernel",
+        return fork_client.stand_in_command(server, "digitlab.course.sandbox.grading_kernel",
                                             command[3:], self.sandbox.settings(), plain)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
