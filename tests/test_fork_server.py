@@ -180,6 +180,20 @@ def test_the_kernels_checks_share_one_server_started_again_if_killed(tmp_path, m
     assert hidden_check._server.process.pid != first
 
 
+def test_a_server_forked_from_this_process_serves_and_ends_with_it(tmp_path):
+    """fork_serve: the same service as a started server, without an interpreter's start; its
+    stop (or this process's end: the pipe it reads closes) ends it and removes its folder."""
+    forked = fork_server.fork_serve([SCORER])
+    try:
+        ran = client(forked, "timeit", *code("import sys; print(sorted(sys.modules)[:0])"),
+                     folder=tmp_path)
+        assert ran.returncode == 0 and ran.stdout.startswith("[]"), ran.stderr
+        assert forked.alive() and Path(f"/proc/{forked.pid}").exists()
+    finally:
+        forked.stop()
+    assert not forked.alive() and gone_soon(forked.pid) and not forked.own_folder.exists()
+
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not machine().cgroup,
                                 reason="the sandbox's user and cgroup need root")
 

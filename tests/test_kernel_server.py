@@ -120,6 +120,26 @@ def test_a_kernel_is_a_fork_that_entered_its_sandbox_before_anything_else(server
         assert network != os.readlink("/proc/self/ns/net")
 
 
+def test_a_kernels_server_of_the_checks_is_its_fork_from_before_its_first_cell(server, folder):
+    """hidden_check's server in a forked kernel: already there at the first cell, a child of
+    the kernel in its sandbox (its user), and it runs a check's child for the kernel."""
+    async def test(manager, client):
+        _, printed = await run(client, (
+            "import os\n"
+            "from digitlab.course.checks import hidden_check\n"
+            "from digitlab.course.sandbox import fork_client\n"
+            "checks = hidden_check._server\n"
+            "stat = open(f'/proc/{checks.pid}/stat').read().rsplit(')', 1)[1].split()\n"
+            "status, _ = fork_client.request(\n"
+            "    checks.socket, 'timeit', ['-n', '1', '-r', '1', 'pass'],\n"
+            "    env=dict(os.environ), stdio=(0, 1, 2), cwd='.')\n"
+            "print(type(checks).__name__, int(stat[1]) == os.getpid(),\n"
+            "      os.stat(f'/proc/{checks.pid}').st_uid == os.getuid(), status)"))
+        return printed.split()[-4:]
+
+    assert with_kernel(server.socket, folder, test) == ["ForkedServer", "True", "True", "0"]
+
+
 def test_interrupts_and_sigusr1_reach_the_kernel_through_its_stand_in(server, folder):
     async def test(manager, client):
         await run(client, "import signal\nhits = []\n"

@@ -6,8 +6,9 @@ The hidden part of a test cell (in the instructor's source notebook only) calls,
 
 In the student's kernel, check runs `python -I -m digitlab.course.checks.<name> ARGUMENTS`
 and fails the cell (AssertionError with the check's report) unless it exits with status 0.
-It runs it through a fork server (digitlab.course.sandbox.fork_server) that the kernel
-starts at its first check and that has imported the checks: each run is a fresh child of
+It runs it through a fork server (digitlab.course.sandbox.fork_server) that has imported the
+checks, forked from the kernel at its start when a kernel server forked the kernel
+(fork_checks_server), else started by the kernel's first check: each run is a fresh child of
 it, started by a small client process (fork_client.py), which saves a Python start and
 the imports of numpy and digitlab per check and per child (0.15-0.2 s each).
 That run can be faked: the student's own code in the kernel may replace this function or
@@ -22,8 +23,8 @@ from __future__ import annotations
 import atexit
 import subprocess
 
-from digitlab.course.checks.registry import CHECKS, module_name
-from digitlab.course.sandbox import fork_client, fork_server
+from digitlab.course.checks.registry import MODULES, module_name
+from digitlab.course.sandbox import fork_client, fork_server, grading_kernel
 
 # The exit status of a check that cannot judge inside the notebook (notebook 05's scorer
 # when the kernel may not read the answer key): the cell passes here, the grader judges it.
@@ -31,17 +32,31 @@ ONLY_OUTSIDE = 3
 # How the notebook says so; the grader then does not count the kernel's run as a pass.
 NOT_CHECKED_HERE = "Not checked in the notebook: "
 SECONDS = 120  # the cell's own timeout (nbgrader's Execute.timeout) stops it sooner
-_server: fork_server.Server | None = None  # this process's, started by its first check
+# This process's server: forked at its start (fork_checks_server), else started by its first
+# check, and started again if the student's code stopped it.
+_server: fork_server.Server | fork_server.ForkedServer | None = None
 
 
-def _checks_server() -> fork_server.Server:
-    """This process's fork server of the checks (started again if the student's code
-    stopped it)."""
+def _checks_server() -> fork_server.Server | fork_server.ForkedServer:
+    """This process's fork server of the checks."""
     global _server
     if _server is None or not _server.alive():
-        _server = fork_server.start([module_name(name) for name in CHECKS])
+        _server = fork_server.start(list(MODULES))
         atexit.register(_server.stop)
     return _server
+
+
+def fork_checks_server() -> None:
+    """Start this process's server of the checks now, as a fork of it (fork_server.fork_serve).
+    A kernel forked from a kernel server calls this before anything else runs in it: the fork
+    starts from the server's state (the checks imported, no code of the student's run), and
+    the kernel's first check does not wait for a server's start (0.15-0.2 s)."""
+    global _server
+    _server = fork_server.fork_serve(list(MODULES))
+    atexit.register(_server.stop)
+
+
+grading_kernel.AT_START.append(fork_checks_server)
 
 
 def check(name: str, *arguments: str) -> None:

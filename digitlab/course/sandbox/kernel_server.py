@@ -9,7 +9,7 @@ as the grader (root), outside any sandbox, and each kernel is a fork of it that 
 its own sandbox exactly as launch_kernel.py would (cgroup, network namespace, rlimits, slot
 user: RLIMIT_CPU counts the fork's own CPU, from zero) and only then takes the caller's
 folder, streams and environment (fork_server.become_child) and runs grading_kernel.main.
-LimitedKernelManager starts fork_server's `stand-in` client for it, which is the kernel to
+LimitedKernelManager starts fork_client's `stand-in` for it, which is the kernel to
 jupyter_client (signals, exit status), and starts the kernel afresh if the server fails.
 
 It imports only what every kernel imports itself (the notebooks' first cells), so nothing
@@ -27,8 +27,9 @@ from digitlab.course.sandbox import fork_server, grading_kernel, launch_kernel
 from digitlab.course.sandbox.sandbox import PASSED_VARIABLES, QUIET_THREADS
 
 # What the kernel and the lab's notebooks import at their top (hidden_check: the hidden test
-# cells'); matplotlib and ipywidgets stay out, as digitlab.plots and digitlab.widgets load
-# them only when a figure or a panel is made.
+# cells', which registers the kernel's server of the checks in grading_kernel.AT_START: the
+# checks themselves import in 2.5 ms once these are in); matplotlib and ipywidgets stay
+# out, as digitlab.plots and digitlab.widgets load them only when a figure or a panel is made.
 PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "digitlab",
              "digitlab.plots", "digitlab.testing", "digitlab.student", "digitlab.stats",
              "digitlab.competition", "digitlab.course.hidden_check")
@@ -42,8 +43,12 @@ def threads() -> int:
 
 
 def run_kernel(request: dict) -> int:
-    """In a fork that entered its sandbox: the grading kernel with the request's argv."""
+    """In a fork that entered its sandbox: grading_kernel.AT_START (the kernel's server of
+    the checks, forked before anything of the kernel's runs), then the grading kernel with
+    the request's argv."""
     sys.argv = [grading_kernel.__file__, *request["argv"]]
+    for start_first in grading_kernel.AT_START:
+        start_first()
     return fork_server.exit_status(grading_kernel.main)
 
 
