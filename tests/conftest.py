@@ -29,6 +29,7 @@ from course_builder import (  # noqa: E402
     ASSIGNMENT,
     SOURCE,
     copy_course,
+    fix_cases_key,
     nbgrader,
     preview,
     submit_report_class,
@@ -102,8 +103,10 @@ def not_grading(monkeypatch):
 
 @pytest.fixture(scope="session")
 def report_course(tmp_path_factory):
-    """A generated course with the six students of submit_report_class, not yet graded."""
+    """A generated course with the six students of submit_report_class, not yet graded, and
+    course_builder's fixed CASES_KEY (test_hidden_feedback names the cases it draws)."""
     course = copy_course(tmp_path_factory.mktemp("report-course"))
+    fix_cases_key(course)
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     submit_report_class(course)
     return course
