@@ -1,12 +1,26 @@
 """Shared fixtures, tests/ on sys.path so tests can import reference.py (the correct
-backward that never ships in the package), and how pytest-xdist shares the work.
+backward that never ships in the package), and how the suite shares its work.
 
 pyproject.toml runs the suite on two workers (`-n 2 --dist loadscope`): each module runs
-whole on one worker, so its module-scoped class gradings are made once, and the longest
-modules start first so that the short ones fill the end. The session's graded_course and
-source_preview are made once for both workers (made_once). Gradings on the two workers share
-the grading users (each sandbox claims a free one); tests/test_sandbox.py needs every user
-free, so it holds them alone while no other grading module runs (grading_users).
+whole on one worker, so its module-scoped fixtures (a class grading, say) are made once.
+The workers take the modules in this order (pytest_collection_modifyitems):
+
+1. ALONE (test_sandbox) holds the grading users alone: it asserts which user its sandbox
+   gets and claims every one. It waits at the gate for the modules grading, and none starts
+   while it runs (grading_users).
+2. BESIDE_ALONE, modules that never use the grading users, take no lock: the other worker
+   runs them meanwhile, so that it does not wait at the gate. Together they last about as
+   long as ALONE.
+3. LONGEST, longest first, then the rest in pytest's order: the short ones fill the end.
+   Each of these holds the grading users shared while it runs (each sandbox claims a free
+   user), whether it grades or not.
+
+Gradings shared between modules, made once per run for both workers (made_once):
+graded_course, the report class after one `nbgrader autograde` (test_report,
+test_lms_export, test_hidden_feedback), and source_preview, one `digitlab preview` of the
+source notebooks (test_preview, test_source_notebooks). A module that needs a graded class
+reads graded_course when the report class holds the students it needs (copying it first if
+it changes it) rather than grading one of its own: each grading costs half a minute or more.
 """
 
 import contextlib
@@ -29,6 +43,7 @@ from course_builder import (  # noqa: E402
     ASSIGNMENT,
     SOURCE,
     copy_course,
+    fix_cases_key,
     nbgrader,
     preview,
     submit_report_class,
@@ -37,20 +52,36 @@ from course_builder import (  # noqa: E402
 
 import digitlab  # noqa: E402 - after the path, like every test module
 
-# The modules that hold the grading users alone: they assert which user their sandbox gets
-# and that none of its processes is left, and one test claims every user.
+# The modules that hold the grading users alone (see the module's docstring).
 ALONE = ("test_sandbox",)
-# Modules that never grade, which the other worker runs while ALONE (first) holds the users:
-# they take no lock (about as long as ALONE, so that neither worker waits for the other).
-BESIDE_ALONE = ("test_backward_check", "test_widgets_depth", "test_plots")
-# The modules that run longest, started next in this order; the rest follow in pytest's order.
+# Modules that never use the grading users: no nbgrader autograde, no `digitlab grade`, no
+# Sandbox, kernel or fork server of a grading, no graded_course. The other worker runs them,
+# without a lock, while ALONE holds the users: longest first, together about as long as
+# ALONE (measured beside it: test_sandbox 71 s; these 28, 14, 6, 6, 5, 4, 3, 1 s).
+BESIDE_ALONE = ("test_quoted_figures", "test_backward_check", "test_leaderboard", "test_plots",
+                "test_dev_commands", "test_widgets_seeds", "test_widgets_learning_rate",
+                "test_widgets_depth")
+# Fixtures that grade: a BESIDE_ALONE module using one would wait for ALONE's end.
+GRADING_FIXTURES = ("graded_course",)
+# The modules that run longest (more than about 15 s), started next in this order, so that
+# the rest, short, follow in pytest's order and fill the end evenly. test_report makes
+# graded_course (see its fixture); its other readers, short now that they grade nothing of
+# their own, are in the rest, so that they find it made and never wait for it.
 LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_class",
            "test_report", "test_hub", "test_grade_class", "test_grading_budget",
-           "test_lms_export", "test_hidden_feedback", "test_verify_outside", "test_preview")
+           "test_preview", "test_autograde_server", "test_student_bundle", "test_browser_lab",
+           "test_rubrics", "test_verify_outside", "test_grading_umask", "test_panel_runs")
 LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        grading = set(GRADING_FIXTURES) & set(getattr(item, "fixturenames", ()))
+        if item.path.stem in BESIDE_ALONE and grading:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {', '.join(sorted(grading))}, which grades, but its module "
+                "is in tests/conftest.py's BESIDE_ALONE, which must never use the grading users: "
+                "take the module out of BESIDE_ALONE or the test out of the module")
     first = [*ALONE, *BESIDE_ALONE, *LONGEST]
 
     def rank(item: pytest.Item) -> int:
@@ -102,8 +133,10 @@ def not_grading(monkeypatch):
 
 @pytest.fixture(scope="session")
 def report_course(tmp_path_factory):
-    """A generated course with the six students of submit_report_class, not yet graded."""
+    """A generated course with the six students of submit_report_class, not yet graded, and
+    course_builder's fixed CASES_KEY (test_hidden_feedback names the cases it draws)."""
     course = copy_course(tmp_path_factory.mktemp("report-course"))
+    fix_cases_key(course)
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     submit_report_class(course)
     return course

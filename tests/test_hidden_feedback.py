@@ -1,30 +1,19 @@
 """Feedback that helps and hides, and hidden cases drawn per student, with the real nbgrader
-commands: generate_assignment, autograde of a perfect student and one with the seed's
-averaged bias, generate_feedback, and a regrade."""
+commands: the session's autograde of the report class (graded_course), whose perfect student
+and buggy one (the seed's averaged bias) are read here, generate_feedback, and a regrade."""
 
 import html
 import re
+import shutil
 
 import nbformat
 import pytest
-from course_builder import (
-    ASSIGNMENT,
-    KEY,
-    NOTEBOOKS,
-    SOURCE,
-    averaged_bias,
-    copy_course,
-    grade_id,
-    nbgrader,
-    solved_release,
-    submit,
-)
+from course_builder import ASSIGNMENT, CASES_KEY, NOTEBOOKS, SOURCE, grade_id, nbgrader
 
 from digitlab.course.checks.hidden_feedback import hidden_line
 from digitlab.course.checks.verify_outside import RECORD
 
-STUDENTS = ("perfect", "buggy")
-CASES_KEY = "5eed" * 16 + "\n"
+STUDENTS = ("perfect", "buggy")  # of the report class: the solutions, and the seed's bug
 FIRST = NOTEBOOKS[0]
 
 
@@ -60,17 +49,14 @@ def records(course, student) -> dict[tuple[str, str], dict]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The course after autograde and generate_feedback: (course, records by student)."""
-    course = copy_course(tmp_path_factory.mktemp("course"))
-    # A fixed key, so the cases drawn, and this test, are the same on every run.
-    (course / "keys" / "hidden-cases.key").write_text(CASES_KEY)
-    (course / "keys" / "hidden-cases.key").chmod(0o600)
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
-    solved = solved_release(course)
-    submit(course, "perfect", solved, {"submission.csv": KEY})
-    submit(course, "buggy", solved, {"submission.csv": KEY}, change=averaged_bias)
-    nbgrader(course, "autograde", ASSIGNMENT)
+def graded(graded_course, tmp_path_factory):
+    """A copy of the session's graded class (conftest's graded_course: perfect and buggy are
+    two of its students, judged on cases drawn from the fixed CASES_KEY, so the same on every
+    run) after generate_feedback: (course, records by student). A copy, because the regrade
+    below changes it."""
+    course = tmp_path_factory.mktemp("feedback") / "course"
+    shutil.copytree(graded_course[0], course, symlinks=True)
+    assert (course / "keys" / "hidden-cases.key").read_text() == CASES_KEY
     nbgrader(course, "generate_feedback", ASSIGNMENT)
     return course, {student: records(course, student) for student in STUDENTS}
 
