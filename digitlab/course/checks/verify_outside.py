@@ -38,6 +38,7 @@ name and the seed of the first call, the words a student may read), for the feed
 from __future__ import annotations
 
 import ast
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -101,6 +102,18 @@ def ran_clean(cell: nbformat.NotebookNode) -> bool:
         for output in cell.get("outputs", []))
 
 
+@functools.cache  # once per autograde process: a gradebook's opening costs (PostgreSQL's most)
+def test_sources(db_url: str, assignment: str) -> dict[str, dict[str, str]]:
+    """{notebook: {grade id: source}} of the assignment's graded code cells."""
+    with Gradebook(db_url) as gradebook:
+        sources = {}
+        for notebook in gradebook.find_assignment(assignment).notebooks:
+            graded = {cell.name for cell in notebook.grade_cells}
+            sources[notebook.name] = {cell.name: cell.source for cell in notebook.source_cells
+                                      if cell.name in graded and cell.cell_type == "code"}
+        return sources
+
+
 class VerifyOutsideKernel(NbGraderPreprocessor):
     """Run each test cell's hidden checks from the grader and fail the cell if they fail."""
 
@@ -151,11 +164,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
     @staticmethod
     def _test_sources(info: dict) -> dict[str, str]:
         """{grade id: source} of the notebook's graded code cells, from the gradebook."""
-        with Gradebook(info["db_url"]) as gradebook:
-            model = gradebook.find_notebook(info["notebook"], info["assignment"])
-            graded = {cell.name for cell in model.grade_cells}
-            return {cell.name: cell.source for cell in model.source_cells
-                    if cell.name in graded and cell.cell_type == "code"}
+        return test_sources(info["db_url"], info["assignment"]).get(info["notebook"], {})
 
     def _judge(self, calls: Calls, folder: Path,
                drawn_for: tuple[bytes, str] | None) -> Outcome:

@@ -30,6 +30,7 @@ Each limit hit is logged as `GRADING LIMIT: ...` and reported with records.repor
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import queue
@@ -90,6 +91,15 @@ ANSWER_FRAME = re.compile(r"^(?:Cell In\[(?P<count>\d+)\], line (?P<line>\d+)"
 STACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
 SEAM_FILE = re.compile(r"(?P<notebook>[^/\\]+\.ipynb) \(answer cell (?P<grade_id>[\w-]+)\)")
 STACKS_BYTES = 64 * 1024  # every thread's stack fits; the kernel's user could write more
+
+
+@functools.cache  # once per autograde process: a gradebook's opening costs (PostgreSQL's most)
+def tested_notebooks(db_url: str, assignment: str) -> frozenset[str]:
+    """The file names of the assignment's notebooks that hold an autograded test."""
+    with Gradebook(db_url) as gradebook:
+        notebooks = gradebook.find_assignment(assignment).notebooks
+        return frozenset(f"{notebook.name}.ipynb" for notebook in notebooks
+                         if _has_autograded_test(notebook))
 
 
 def _has_autograded_test(notebook) -> bool:
@@ -204,7 +214,7 @@ class LimitedExecute(Execute):
         return nb, resources
 
     @staticmethod
-    def _tested_notebooks(info: dict) -> set[str] | None:
+    def _tested_notebooks(info: dict) -> frozenset[str] | None:
         """The names of the assignment's notebooks that hold an autograded test (a graded
         code cell that is not an answer), from the gradebook; None when not autograding.
 
@@ -213,10 +223,7 @@ class LimitedExecute(Execute):
         of written answers alone would cost a kernel and every cell's run for nothing."""
         if "student" not in info or "db_url" not in info:  # nbgrader validate, say
             return None
-        with Gradebook(info["db_url"]) as gradebook:
-            notebooks = gradebook.find_assignment(info["assignment"]).notebooks
-            return {f"{notebook.name}.ipynb" for notebook in notebooks
-                    if _has_autograded_test(notebook)}
+        return tested_notebooks(info["db_url"], info["assignment"])
 
     def _notebooks(self, info: dict) -> set[str]:
         """The names of the student's notebooks to grade. From the submitted (or staged)
