@@ -15,8 +15,8 @@ PLAIN (the launcher's command) when the server cannot start the kernel.
 Each message is its length, then that many bytes of JSON, with the run's descriptors
 passed alongside (SCM_RIGHTS). A grader starts one of these programs for every check
 and every kernel, a dozen and more per student, so this file imports only what they need,
-from the standard library, and they start without site (-S): 0.02 s of CPU each, where the
-whole fork_server.py with site took 0.06-0.07 s. Run by file, like fork_server.py: it
+from the standard library, and they start without site (-S): 0.02-0.03 s of CPU each, where
+the whole fork_server.py with site took 0.04-0.07 s. Run by file, like fork_server.py: it
 may be started in a student's folder, where a json.py of theirs must never be imported.
 """
 
