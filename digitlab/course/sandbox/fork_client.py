@@ -46,6 +46,7 @@ class ServerGone(RuntimeError):
 
 
 def send_message(connection: socket.socket, message: dict, fds: list[int] = ()) -> None:
+    """Send one message (its length, then its JSON), with `fds` passed alongside."""
     data = json.dumps(message).encode()
     header = len(data).to_bytes(LENGTH_BYTES, "big")
     if fds:
@@ -102,9 +103,9 @@ def request(socket_path: str | os.PathLike, module: str, argv: list[str], *, env
                 opened.callback(os.close, folder[0])
             connection.connect(str(socket_path))
             send_message(connection, {"module": module, "argv": argv, "env": env,
-                               "cwd": cwd is not None, "files": list(files),
-                               "collect": list(collect)},
-                  [*stdio, *folder, *files.values(), *collect.values()])
+                                      "cwd": cwd is not None, "files": list(files),
+                                      "collect": list(collect)},
+                         [*stdio, *folder, *files.values(), *collect.values()])
             try:
                 ready, _, _ = select.select([connection], [], [], timeout)
             except KeyboardInterrupt:  # the caller gives up: its run ends before it does
@@ -145,7 +146,8 @@ def stand_in(socket_path: str, module: str, argv: list[str], settings: dict,
         try:
             connection.connect(socket_path)
             send_message(connection, {"module": module, "argv": argv, "env": dict(os.environ),
-                               "cwd": True, "enter": settings, "pid": True}, [0, 1, 2, here])
+                                      "cwd": True, "enter": settings, "pid": True},
+                         [0, 1, 2, here])
         finally:
             os.close(here)
         started, _ = receive_message(connection)
