@@ -146,15 +146,18 @@ def test_a_cpu_loop_that_ignores_interrupts_dies_of_cpu_time(tmp_path):
 def test_a_cpu_loop_that_ignores_the_timeouts_interrupt_is_left_to_its_cpu_time(tmp_path):
     """The cell times out long before its CPU time is spent, and ignores the interrupt; but it
     computes, so it is not stopped at once: its CPU limit stops it, as one that never timed
-    out."""
+    out. The kernel is reniced, and on a busy machine gets a tenth of a core: the cells
+    waiting behind it (about 8 s each: the timeout, nbclient's wait for the idle and the
+    kernel_info request) give it 90 s, for its 10 s of CPU time."""
     begun = time.monotonic()
-    outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "while True:\n    pass", "print(1)",
-                          "print(2)", timeout=2, cpu_seconds=12, notebook_wall_seconds=90)
+    waiting = [f"print({number})" for number in range(12)]
+    outputs, hits = grade(tmp_path, IGNORE_INTERRUPTS + "while True:\n    pass", *waiting,
+                          timeout=2, cpu_seconds=10, notebook_wall_seconds=150)
     assert any(output.get("ename") == "CellTimeoutError" for output in outputs[0])
-    assert hits == {"cpu": "the kernel used its 12 s of CPU time (SIGXCPU)"}
-    # It dies while a later cell waits behind it, the first or the second.
-    assert limit_error(outputs[2]).startswith(hits["cpu"])
-    assert time.monotonic() - begun > 12  # its CPU time, not the 2 s timeout and the waits
+    assert hits == {"cpu": "the kernel used its 10 s of CPU time (SIGXCPU)"}
+    # It dies while a later cell waits behind it, whichever.
+    assert limit_error(outputs[-1]).startswith(hits["cpu"])
+    assert time.monotonic() - begun > 10  # its CPU time, not the 2 s timeout and the waits
     assert processes_of(slot_uid()) == []
 
 
