@@ -113,18 +113,22 @@ def test_a_run_past_its_timeout_is_killed_with_its_group_and_the_server_goes_on(
                   folder=tmp_path).stdout.startswith("still serving")
 
 
-def test_a_run_whose_caller_is_killed_is_killed_too(server, tmp_path):
+@pytest.mark.parametrize("interrupt", [signal.default_int_handler, signal.SIG_IGN],
+                         ids=["as-is", "ignored-by-its-starter"])
+def test_a_run_whose_caller_is_killed_is_killed_too(server, tmp_path, interrupt):
     """A cell timeout interrupts the kernel and subprocess.run kills the client: the run
-    must not go on without anyone waiting for it."""
+    must not go on without anyone waiting for it. The client takes the interrupt even
+    when it was started with SIGINT ignored, as a script's background job starts it."""
     source = "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(600)"
     caller = subprocess.Popen(fork_client.run_command(server.socket, "timeit", code(source)),
-                              cwd=tmp_path)
+                              cwd=tmp_path,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, interrupt))
     deadline = time.monotonic() + 30
     while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     run = int((tmp_path / "pid").read_text())
     caller.send_signal(signal.SIGINT)  # as the kernel's interrupt reaches its group
-    caller.wait(timeout=10)
+    assert caller.wait(timeout=10) == 128 + signal.SIGINT  # as a shell tells an interrupt
     assert gone_soon(run)
 
 

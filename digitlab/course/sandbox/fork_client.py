@@ -214,6 +214,9 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 7 and argv[0] == "stand-in" and argv[5] == "--":
         return stand_in(argv[1], argv[2], json.loads(argv[3]), json.loads(argv[4]), argv[6:])
     if len(argv) >= 3 and argv[0] == "run":
+        # A grader started in the background of a script (`digitlab grade ... &`) starts its
+        # clients with SIGINT ignored; an interrupt is how the grader stops one.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             # ".", not its path: a kernel is given its folder by root, and its user may
             # not traverse the folders above it.
