@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,14 @@ LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_clas
            "test_preview", "test_autograde_server", "test_student_bundle", "test_browser_lab",
            "test_rubrics", "test_verify_outside", "test_grading_umask", "test_panel_runs")
 LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests that stop a grading as Ctrl+C does send SIGINT, to the test's process or to a
+    command it started. A shell starts a script's background job with SIGINT ignored, and
+    every child inherits that: take it back, so the suite runs the same however started."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
