@@ -15,10 +15,12 @@ The workers take the modules in this order (pytest_collection_modifyitems):
    Each of these holds the grading users shared while it runs (each sandbox claims a free
    user), whether it grades or not.
 
-Gradings shared between modules, made once per run for both workers (made_once):
-graded_course, the report class after one `nbgrader autograde` (test_report,
-test_lms_export, test_hidden_feedback), and source_preview, one `digitlab preview` of the
-source notebooks (test_preview, test_source_notebooks). A module that needs a graded class
+Work shared between modules, made once per run for both workers (made_once):
+generated_course, the course after `nbgrader generate_assignment`, which every module that
+grades copies (course_builder.copy_generated) rather than generating its own; graded_course,
+the report class after one `nbgrader autograde` (test_report, test_lms_export,
+test_hidden_feedback); and source_preview, one `digitlab preview` of the source notebooks
+(test_preview, test_source_notebooks). A module that needs a graded class
 reads graded_course when the report class holds the students it needs (copying it first if
 it changes it) rather than grading one of its own: each grading costs half a minute or more.
 """
@@ -44,6 +46,7 @@ from course_builder import (  # noqa: E402
     ASSIGNMENT,
     SOURCE,
     copy_course,
+    copy_generated,
     fix_cases_key,
     nbgrader,
     preview,
@@ -141,12 +144,21 @@ def not_grading(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def report_course(tmp_path_factory):
+def generated_course(tmp_path_factory) -> Path:
+    """The course after `nbgrader generate_assignment` (once per run: see made_once). Never
+    change it: course_builder.copy_generated gives a module a copy of its own."""
+    def generate(folder: Path) -> None:
+        nbgrader(copy_course(folder / "course"), "generate_assignment", ASSIGNMENT)
+
+    return made_once(tmp_path_factory, "generated-course", generate) / "course"
+
+
+@pytest.fixture(scope="session")
+def report_course(generated_course, tmp_path_factory):
     """A generated course with the six students of submit_report_class, not yet graded, and
     course_builder's fixed CASES_KEY (test_hidden_feedback names the cases it draws)."""
-    course = copy_course(tmp_path_factory.mktemp("report-course"))
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("report-course"))
     fix_cases_key(course)
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
     submit_report_class(course)
     return course
 

@@ -36,6 +36,15 @@ def copy_course(destination: Path) -> Path:
     return destination
 
 
+def copy_generated(generated: Path, destination: Path) -> Path:
+    """A copy at destination of the course after `nbgrader generate_assignment` (conftest's
+    generated_course: generating costs about 7 CPU s, copying next to nothing). Generation
+    reads neither the course's path nor its hidden-cases key, and a copy's gradebook is its
+    own."""
+    shutil.copytree(generated, destination, symlinks=True, dirs_exist_ok=True)
+    return destination
+
+
 def fix_cases_key(course: Path) -> None:
     """Give the course CASES_KEY at the path nbgrader_config.py names, mode 600 as the
     grader would make it."""

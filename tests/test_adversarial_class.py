@@ -42,7 +42,7 @@ from adversarial import (
     submit_class,
     write_zero_labels,
 )
-from course_builder import ASSIGNMENT, KEY, copy_course, nbgrader, tree_digest
+from course_builder import ASSIGNMENT, KEY, copy_generated, tree_digest
 from lab_browser import require_root
 from summary_table import summary_problems, summary_rows
 
@@ -77,15 +77,14 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Run:
+def run(generated_course, tmp_path_factory) -> Run:
     require_root("the grading sandbox needs root (users, cgroups, network namespaces)")
-    course = copy_course(tmp_path_factory.mktemp("adversarial") / "course")
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("adversarial") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\n# Test-sized limits (tests/test_adversarial_class.py).\n"
                      + "".join(f"c.GradingLimits.{name} = {value!r}\n"
                                for name, value in GRADING_LIMITS.items())
                      + f"c.Execute.timeout = {CELL_TIMEOUT}\n")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
     (course / "keys" / KEY.name).chmod(0o600)
     attacks = submit_class(course, write_zero_labels(course.parent / "zeros.csv"))
     files = {path: (course / path).read_bytes()

@@ -24,8 +24,7 @@ from course_builder import (
     KEY,
     NOTEBOOKS,
     SOURCE,
-    copy_course,
-    nbgrader,
+    copy_generated,
     replace_answer,
     solved_release,
     submit,
@@ -67,11 +66,10 @@ def _sleeping(notebooks):
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    course = copy_course(tmp_path_factory.mktemp("servers") / "course")
+def course(generated_course, tmp_path_factory) -> Path:
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("servers") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(PROBE)
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
     solved = solved_release(course)
     for student in STUDENTS:
         submit(course, student, solved, {"submission.csv": KEY})

@@ -32,7 +32,15 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from course_builder import ASSIGNMENT, KEY, NOTEBOOKS, copy_course, nbgrader, solved_release, submit
+from course_builder import (
+    ASSIGNMENT,
+    KEY,
+    NOTEBOOKS,
+    copy_course,
+    copy_generated,
+    solved_release,
+    submit,
+)
 from lab_browser import free_port
 from postgres_server import throwaway_server_url
 from test_grade_class import CELLS, MAX_SCORES, _buggy_and_skipping, counts, expected_points
@@ -82,9 +90,8 @@ def wait_for(condition, what: str, timeout: float = START_TIMEOUT, log: Path | N
 
 
 @pytest.fixture(scope="module")
-def class_course(tmp_path_factory) -> Path:
-    course = copy_course(tmp_path_factory.mktemp("dask-class") / "course")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+def class_course(generated_course, tmp_path_factory) -> Path:
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("dask-class") / "course")
     solved = solved_release(course)
     release = {name: nbformat.read(course / "release" / ASSIGNMENT / name, 4)
                for name in NOTEBOOKS}

@@ -37,6 +37,7 @@ from course_builder import (
     SOURCE,
     averaged_bias,
     copy_course,
+    copy_generated,
     grade_id,
     nbgrader,
     replace_answer,
@@ -144,11 +145,10 @@ def _corrupt(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def class_course(tmp_path_factory) -> Path:
-    course = copy_course(tmp_path_factory.mktemp("class") / "course")
+def class_course(generated_course, tmp_path_factory) -> Path:
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("class") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(EVENTS_HOOK)
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
     # The instructor's own run of notebook 05 left predictions in the source folder: autograde
     # must keep each student's file instead (exclude_overwriting).
     (course / "notebooks" / ASSIGNMENT / "submission.csv").write_text("ImageId,Label\n1,0\n")

@@ -26,8 +26,7 @@ from adversarial import LINEAR, MAX_SCORES, expected_points
 from course_builder import (
     ASSIGNMENT,
     KEY,
-    copy_course,
-    nbgrader,
+    copy_generated,
     replace_answer,
     solved_release,
     submit,
@@ -72,10 +71,9 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Run:
+def run(generated_course, tmp_path_factory) -> Run:
     require_root("the grading sandbox needs root (users, cgroups, network namespaces)")
-    course = copy_course(tmp_path_factory.mktemp("budget") / "course")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("budget") / "course")
     submit(course, STUDENT, solved_release(course), {"submission.csv": KEY},
            change=lambda notebooks: replace_answer(notebooks, LINEAR, "linear-backward",
                                                    lambda _: LOOPING_BACKWARD))

@@ -20,8 +20,7 @@ from course_builder import (
     KEY,
     NOTEBOOKS,
     SOURCE,
-    copy_course,
-    nbgrader,
+    copy_generated,
     solved_release,
     submit,
 )
@@ -100,10 +99,9 @@ def test_a_folder_that_cannot_be_opened_stops_the_grading(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def graded_under_umask(tmp_path_factory):
+def graded_under_umask(generated_course, tmp_path_factory):
     """`digitlab grade` run under umask 007 on a class of one perfect student."""
-    course = copy_course(tmp_path_factory.mktemp("umask") / "course")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("umask") / "course")
     submit(course, "perfect", solved_release(course), {"submission.csv": KEY})
     programs = Path(sys.executable).parent  # digitlab, and nbgrader's helpers such as alembic
     environment = {**os.environ, "PATH": f"{programs}{os.pathsep}{os.environ['PATH']}"}

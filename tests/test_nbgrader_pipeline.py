@@ -18,6 +18,7 @@ from course_builder import (
     SOURCE,
     averaged_bias,
     copy_course,
+    copy_generated,
     grade_id,
     nbgrader,
     replace_answer,
@@ -182,13 +183,12 @@ def test_feedback_and_export(course, class_submissions):
                       "stuck": full - 4}
 
 
-def test_release_fetch_submit_and_collect_through_an_exchange(tmp_path):
-    course = copy_course(tmp_path / "course")
+def test_release_fetch_submit_and_collect_through_an_exchange(generated_course, tmp_path):
+    course = copy_generated(generated_course, tmp_path / "course")
     exchange, home = tmp_path / "exchange", tmp_path / "student"
     exchange.mkdir(mode=0o777)
     home.mkdir()
     shared = f"--Exchange.root={exchange}"
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
     nbgrader(course, "release_assignment", ASSIGNMENT, shared)
     nbgrader(home, "fetch_assignment", ASSIGNMENT, shared, "--course=digitlab")
     shutil.copy(KEY, home / ASSIGNMENT / "submission.csv")

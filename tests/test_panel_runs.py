@@ -7,7 +7,7 @@ import sys
 
 import nbformat
 import pytest
-from course_builder import ASSIGNMENT, copy_course, nbgrader, solved_release, submit
+from course_builder import ASSIGNMENT, copy_generated, nbgrader, solved_release, submit
 from nbformat.v4 import new_output
 from reference import ReferenceLinear
 
@@ -44,9 +44,9 @@ def test_only_marked_pictures_and_text_count_as_records(picture):
     assert not is_record(new_output("stream", name="stdout", text=SETTINGS_LINE))
 
 
-def test_recorded_runs_reach_the_autograded_notebook_and_the_feedback(tmp_path, picture):
-    course = copy_course(tmp_path / "course")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+def test_recorded_runs_reach_the_autograded_notebook_and_the_feedback(generated_course, tmp_path,
+                                                                      picture):
+    course = copy_generated(generated_course, tmp_path / "course")
     text = record({"text/plain": "Finished 30 epochs: final validation accuracy 90.2%.\n"
                                  + SETTINGS_LINE})
     image = record({"image/png": picture, "text/plain": "[curves of the run]"})

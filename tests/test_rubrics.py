@@ -21,7 +21,7 @@ from course_builder import (
     KEY,
     NOTEBOOKS,
     SOURCE,
-    copy_course,
+    copy_generated,
     grade_id,
     nbgrader,
     solved_release,
@@ -75,10 +75,9 @@ def write_own_answers(notebooks: dict[str, nbformat.NotebookNode]) -> None:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
+def course(generated_course, tmp_path_factory) -> Path:
     """A course where `writer` has been autograded and given feedback."""
-    course = copy_course(tmp_path_factory.mktemp("rubrics") / "course")
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("rubrics") / "course")
     submit(course, STUDENT, solved_release(course), {"submission.csv": KEY},
            change=write_own_answers)
     nbgrader(course, "autograde", ASSIGNMENT, "--student", STUDENT)

@@ -26,7 +26,7 @@ from course_builder import (
     NOTEBOOKS,
     SOURCE,
     averaged_bias,
-    copy_course,
+    copy_generated,
     grade_id,
     nbgrader,
     replace_answer,
@@ -107,13 +107,12 @@ def patched_bias(notebooks):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(generated_course, tmp_path_factory):
     """The course after one autograde of the five students; (course, events, log, digest).
 
     Kernel limits off: the grader's judgement must hold alone, even for a kernel that can
     read the key and write anywhere (tests/test_adversarial_class.py grades with both)."""
-    course = copy_course(tmp_path_factory.mktemp("course"))
-    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    course = copy_generated(generated_course, tmp_path_factory.mktemp("course"))
     solved = solved_release(course)
     both = {name: solved[name] for name in (FIRST, COMPETITION)}
     zeros = write_submission(np.zeros(len(np.loadtxt(KEY, delimiter=",", skiprows=1)), int),
