@@ -29,6 +29,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import digitlab.course.grading.no_iri_parser  # noqa: F401 - first: before nbformat loads
 from digitlab.competition import SubmissionError, read_answer_key
 from digitlab.course.assignment import bundle, preview
 from digitlab.course.checks.score_submission import KEY_VARIABLE, instructor_key
