@@ -20,9 +20,9 @@ generated_course, the course after `nbgrader generate_assignment`, which every m
 grades copies (course_builder.copy_generated) rather than generating its own; graded_course,
 the report class after one `nbgrader autograde` (test_report, test_lms_export,
 test_hidden_feedback); and source_preview, one `digitlab preview` of the source notebooks
-(test_preview, test_source_notebooks). A module that needs a graded class
-reads graded_course when the report class holds the students it needs (copying it first if
-it changes it) rather than grading one of its own: each grading costs half a minute or more.
+(test_preview, test_source_notebooks). A module that needs a graded class reads
+graded_course when the report class holds the students it needs (copying it first if it
+changes it) rather than grading one of its own: each grading costs half a minute or more.
 """
 
 import contextlib
