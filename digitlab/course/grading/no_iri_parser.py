@@ -3,8 +3,8 @@ command (cli.py) and every nbgrader the grader starts (nbgrader_app.py).
 
 nbformat imports jsonschema, and jsonschema, when the optional rfc3987-syntax package is
 installed (jupyter-events pulls it in), builds an Earley parser for its "iri" format check
-as it is imported: 1.3 CPU s of the `digitlab` command's start (`digitlab --help` took 2.6
-CPU s with it, 1.3 s without), 1.8 s in an nbgrader process measured on a busier machine,
+as it is imported: half of the `digitlab` command's start (`digitlab --help` took 2.7-2.8
+CPU s with it, 1.4 s without), 1.8 s in an nbgrader process measured on a busier machine,
 and so in every student's autograde. No validation that nbformat, nbconvert, nbgrader
 or digitlab runs checks formats (none passes a FormatChecker), so that parser is never used:
 a None in sys.modules makes its import fail, and jsonschema skips that format.
