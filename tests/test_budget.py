@@ -19,6 +19,7 @@ from notebook_factory import answer, reference_answer, write_notebook
 
 from digitlab.course.checks import backward_check
 from digitlab.course.checks.box import PlainBox
+from digitlab.course.layout import course_config
 from digitlab.course.sandbox.bounded_execute import COMPUTING_CORES, IGNORED_AFTER_SECONDS
 from digitlab.course.sandbox.budget import (
     LEAST_SECONDS,
@@ -181,6 +182,11 @@ def test_the_page_quotes_the_budgets_settings():
             "by default") in page
     assert f"{SLOWEST_FACTOR} times the slowest step that ended by itself" in page
     assert f"and at least {LEAST_SECONDS} s" in page
+    cell_timeout = course_config(PAGE.parents[1]).Execute.timeout
+    assert f"(`c.Execute.timeout`, {cell_timeout} s, for a cell)" in page
+    assert f"still running after {cell_timeout} s)" in page
+    assert page.count(f"at its time limit of {cell_timeout} s") == 2
+    assert f"On a quiet host that is {cell_timeout} s and {LEAST_SECONDS} s" in page
     # A kernel that ignored the interrupt: nbclient's wait for its idle, then the grader's.
     idle, answer = Execute().iopub_timeout, IGNORED_AFTER_SECONDS
     assert f"nbclient waits {idle} s (`Execute.iopub_timeout`)" in page

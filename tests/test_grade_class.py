@@ -66,6 +66,9 @@ from digitlab.course.records import GradingRecord, LimitHit, PatchedCheck, read_
 # Seconds one student may take: the others need about 10-20 s each on two busy cores.
 # "asleep" comes first in the order of grading, so its wait overlaps the others' grading.
 TIMEOUT = 40
+# "asleep" is to reach TIMEOUT before its sleeping cell reaches its own timeout (the course's
+# 30 s would interrupt the sleep, and the student would be graded).
+CELL_TIMEOUT = 60
 STUDENTS = ["asleep", "blank", "buggy", "corrupt", "hollow", "missing", "perfect"]
 GRADED = ["blank", "buggy", "corrupt", "missing", "perfect"]
 NOTHING = "no notebook to grade: none was submitted, or none is a valid notebook"
@@ -148,7 +151,7 @@ def _corrupt(folder: Path) -> None:
 def class_course(generated_course, tmp_path_factory) -> Path:
     course = copy_generated(generated_course, tmp_path_factory.mktemp("class") / "course")
     with open(course / "nbgrader_config.py", "a") as config:
-        config.write(EVENTS_HOOK)
+        config.write(EVENTS_HOOK + f"c.Execute.timeout = {CELL_TIMEOUT}\n")
     # The instructor's own run of notebook 05 left predictions in the source folder: autograde
     # must keep each student's file instead (exclude_overwriting).
     (course / "notebooks" / ASSIGNMENT / "submission.csv").write_text("ImageId,Label\n1,0\n")

@@ -64,7 +64,7 @@ from digitlab.course.sandbox.limits import SLOT_VARIABLE, GradingLimits
 from digitlab.course.sandbox.sandbox import check_ready
 
 # A complete submission autogrades in about 10 s and a stuck cell is interrupted after
-# Execute.timeout (60 s), so a student still running after 15 minutes is hung.
+# Execute.timeout (30 s), so a student still running after 15 minutes is hung.
 DEFAULT_TIMEOUT = 900.0
 # Seconds a killed autograde has to end: a server's client waits up to KILLED_GRACE for its
 # server to confirm the run killed.
