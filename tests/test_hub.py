@@ -92,7 +92,7 @@ def test_a_term_on_the_hub():
         without_competition = {name: notebook for name, notebook in solved.items()
                                if name != COMPETITION}
         work = {PERFECT: solved, BUGGY: buggy, NO_COMPETITION: without_competition}
-        # Each `jupyterhub token` costs about 2.4 CPU s: one per account, used throughout.
+        # One token per account, used throughout (hub.token logs in with a new password).
         tokens = {student: hub.token(student) for student in work}
         formgrader_admits_staff_only(hub, tokens[PERFECT])
 
