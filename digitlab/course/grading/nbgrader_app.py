@@ -1,5 +1,6 @@
 """`python -m digitlab.course.grading.nbgrader_app ARGUMENTS`: nbgrader's own command, less
-1.8 s of start-up (no_iri_parser). gradebook.nbgrader_command starts every nbgrader this way.
+1.8 s of start-up (no_iri_parser), with one gradebook engine per process (one_engine).
+gradebook.nbgrader_command starts every nbgrader this way.
 """
 
 import os
@@ -7,6 +8,7 @@ import sys
 
 # isort: off
 import digitlab.course.grading.no_iri_parser  # noqa: F401 - before nbformat loads
+import digitlab.course.grading.one_engine  # noqa: F401 - one gradebook engine per process
 from nbgrader.apps.nbgraderapp import main
 # isort: on
 
