@@ -1,9 +1,10 @@
 """One database engine per nbgrader process, instead of one per opening of its Gradebook.
 
-nbgrader opens its Gradebook about twenty times while it autogrades one student (each step,
-for each notebook). Each opening makes a new SQLAlchemy engine and a new connection, and each
-closing disposes of both. On PostgreSQL a connection costs about 0.03 CPU s, between client and
-server (the password exchange, a new server process): about 0.7 CPU s per student.
+nbgrader opens its Gradebook more than twenty times while it autogrades one student (each
+step, for each notebook). Each opening makes a new SQLAlchemy engine and a new connection, and
+each closing disposes of both. On PostgreSQL that costs about 0.03 CPU s per opening, client
+and server together (the password exchange, a new server process); sharing the engine saves
+about 0.5 CPU s per student (benchmarks/README.md, class_grading.py).
 
 Imported, this makes nbgrader's Gradebooks share one engine per process and database URL, and
 closing one returns its connection to that engine's pool instead of closing it. nbgrader_app
