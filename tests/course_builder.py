@@ -58,9 +58,9 @@ def fix_cases_key(course: Path) -> None:
 def nbgrader(course: Path, *arguments: str, timeout: float = 600,
              check: bool = True) -> subprocess.CompletedProcess:
     """Run `nbgrader ARGUMENTS` in the course folder as `digitlab` runs it (nbgrader's own
-    command, 1.7 CPU s sooner started: gradebook.nbgrader_command); fails the caller's test on
-    error unless check is False (autograde exits with 1 when it fails for any student).
-    test_hub runs the instructor's commands as typed, `python -m nbgrader`."""
+    command, whose start costs 1.7 CPU s less: gradebook.nbgrader_command); fails the caller's
+    test on error unless check is False (autograde exits with 1 when it fails for any
+    student). test_hub runs the instructor's commands as typed, `python -m nbgrader`."""
     result = subprocess.run(nbgrader_command(*arguments), cwd=course, capture_output=True,
                             text=True, timeout=timeout, env=nbgrader_environment())
     assert result.returncode == 0 or not check, (f"nbgrader {' '.join(arguments)} failed:\n"
