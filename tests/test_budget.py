@@ -176,6 +176,11 @@ def test_no_child_starts_once_the_budget_is_spent(tmp_path):
     assert not (tmp_path / "box" / "results.npz").exists()
 
 
+def test_the_scale_page_quotes_the_courses_cell_timeout():
+    page = " ".join((PAGE.parent / "grading-at-scale.md").read_text().split())
+    assert f"`Execute.timeout = {course_config(PAGE.parents[1]).Execute.timeout}` per cell" in page
+
+
 def test_the_page_quotes_the_budgets_settings():
     page = " ".join(PAGE.read_text().split())
     assert (f"`GradingLimits.student_wall_seconds`, {GradingLimits().student_wall_seconds} s "
