@@ -6,7 +6,8 @@ weights, and do the same bookkeeping every epoch: train loss and accuracy gather
 minibatches, mean gradient norms, and a validation pass giving loss and accuracy.
 
 Each side runs in its own subprocess of this script, so that its thread count is fixed
-before numpy or torch is imported and its peak memory is its own.
+before numpy or torch is imported and its peak memory is its own. digitlab.train itself
+limits numpy's BLAS to one thread (benchmarks/blas_threads.py says why).
 
     .venv/bin/python benchmarks/train_speed.py [--epochs 50] [--batch-size 200] [--repeats 3]
 
@@ -43,7 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best counts")
     parser.add_argument("--warmup-epochs", type=int, default=2,
                         help="an untimed run of this many epochs first")
-    parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads for torch (digitlab.train uses one BLAS thread)")
     parser.add_argument("--side", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -251,7 +253,7 @@ def report(args: argparse.Namespace, numpy_figures: dict, torch_figures: dict) -
         f"784 -> {args.width} -> 10 ReLU, {args.epochs} epochs, batch {args.batch_size}, "
         f"step {args.step_size}, {numpy_figures['train_size']} train / "
         f"{numpy_figures['validation_size']} validation images, float32, "
-        f"{args.threads} threads"
+        f"{args.threads} torch threads, 1 BLAS thread for numpy"
     )
     runs = "run" if args.repeats == 1 else "runs"
     print(f"warm-up {args.warmup_epochs} epochs, then the best of {args.repeats} {runs}; "

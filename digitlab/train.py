@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from digitlab.data.splits import DigitData
 from digitlab.dead_relus import dead_relu_fractions, dead_units
@@ -52,8 +53,14 @@ def train(
     history = History(settings=settings)
     batch_starts = range(0, len(labels), settings.batch_size)
     collapse_noted = False
+    # One BLAS thread: the lab's products are small (a batch of 32 x 784 by 784 x 16), so a
+    # second thread costs more in waking and waiting than it saves. On idle cores it doubled
+    # the CPU for the same time; with the other core busy (a hub serving a class, a grader)
+    # a run took 2.6x as long (benchmarks/blas_threads.py). Every caller, panel or notebook
+    # cell, takes the same path and gets the same History bit for bit.
     # A diverging run overflows long before the loss turns NaN; we report that once, below.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with threadpool_limits(limits=1, user_api="blas"), \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(1, settings.max_epochs + 1):
             order = shuffle_rng.permutation(len(labels))
             loss_sum = correct = 0.0

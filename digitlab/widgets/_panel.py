@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
-from threadpoolctl import threadpool_limits
 
 from digitlab.data.splits import DigitData
 from digitlab.history import History
@@ -222,12 +221,7 @@ class Panel:
         self._drawing_seconds = 0.0
         self._pictures_of_run.clear()
         try:
-            # The lab's products are small (a batch of 32 x 784 by 784 x 16): a second BLAS
-            # thread costs more in waking and waiting than it saves, and on busy cores it
-            # made a default run 2-3x slower. Training takes the same path (the validation
-            # loss can differ in its last float32 bits).
-            with threadpool_limits(limits=1, user_api="blas"):
-                self._job_body()
+            self._job_body()
         except TrainingDiverged as error:
             if error.history.epochs:
                 self._show(self.plot, "curves", learning_curves(error.history))
