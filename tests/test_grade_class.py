@@ -6,8 +6,8 @@ on a test cell), missing (no notebook 05), corrupt (notebook 01 cut off in the m
 JSON, notebook 04 of an unknown nbformat, and a symbolic link to another student's notebook),
 hollow (every notebook cut off) and asleep (a cell that sleeps past the time limit for one
 student). Each backend grades the
-class once. The course's config plants a limit hit and a patched check from inside the real
-autograde processes (EVENTS_HOOK), as the grading preprocessors report them.
+class once, both at once. The course's config plants a limit hit and a patched check from
+inside the real autograde processes (EVENTS_HOOK), as the grading preprocessors report them.
 
 The staging, the slot pool and the summary's layout are also tested on their own, without
 nbgrader.
@@ -21,6 +21,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -187,22 +189,50 @@ def grade(course: Path, *arguments: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def run(request, class_course, tmp_path_factory) -> Run:
-    course = tmp_path_factory.mktemp(request.param) / "course"
-    shutil.copytree(class_course, course, symlinks=True)
-    with pytest.MonkeyPatch.context() as patch:
-        if request.param == "postgresql":
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="module")
+def runs(class_course, tmp_path_factory, request) -> dict[str, Run]:
+    """{backend: its Run}: the class graded once on each gradebook, both at once, each by
+    its own `digitlab grade` process (two jobs each, so four grading users at once). At
+    once, because "asleep" keeps a slot waiting for TIMEOUT in each: one after the other,
+    the machine idled twice for that long."""
+    started = {}
+    for backend in BACKENDS:
+        course = tmp_path_factory.mktemp(backend) / "course"
+        shutil.copytree(class_course, course, symlinks=True)
+        environment = {key: value for key, value in os.environ.items()
+                       if key != gradebook.DB_URL_VARIABLE}
+        if backend == "postgresql":
             # As the README says: the URL, password included, only in the environment.
-            db_url = request.getfixturevalue("postgres_url")
-            patch.setenv(gradebook.DB_URL_VARIABLE, db_url)
+            db_url = environment[gradebook.DB_URL_VARIABLE] = request.getfixturevalue(
+                "postgres_url")
             (course / "gradebook.db").unlink()  # so a fall-back to SQLite would show
         else:
-            patch.delenv(gradebook.DB_URL_VARIABLE, raising=False)
             db_url = f"sqlite:///{course / 'gradebook.db'}"
         before = tree_digest(course / "submitted")
-        status, out, err = grade(course, "--jobs", "2", "--timeout", str(TIMEOUT))
-    return Run(course, db_url, status, out, err, before)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digitlab.cli", "grade", ASSIGNMENT, "--course",
+             str(course), "--jobs", "2", "--timeout", str(TIMEOUT)],
+            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started[backend] = (course, db_url, before, process)
+    runs = {}
+    try:
+        for backend, (course, db_url, before, process) in started.items():
+            out, err = process.communicate(timeout=600)
+            runs[backend] = Run(course, db_url, process.returncode, out, err, before)
+    finally:
+        for *_, process in started.values():
+            if process.poll() is None:  # the other one hung: it would grade on for nobody
+                process.kill()
+                process.wait()
+    return runs
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def run(request, runs) -> Run:
+    return runs[request.param]
 
 
 def counts(db_url: str) -> dict[str, tuple[int, int]]:
