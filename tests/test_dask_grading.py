@@ -252,6 +252,14 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def scheduler_imported(address: str, module: str) -> bool:
+    """Whether the scheduler at address has imported module."""
+    from distributed import Client
+
+    with Client(address, timeout=START_TIMEOUT) as client:
+        return client.run_on_scheduler(eval, f"{module!r} in __import__('sys').modules")
+
+
 def test_an_interrupted_run_resumes_without_grading_anyone_twice(cluster):
     course = cluster.course
     cluster.forget_grading()
@@ -286,6 +294,8 @@ def test_an_interrupted_run_resumes_without_grading_anyone_twice(cluster):
     second = new_attempts(before, attempts(course))
     assert {student: len(workers) for student, workers in second.items()} == dict.fromkeys(
         sorted(set(STUDENTS) - set(first)), 1)
+    # The scheduler unpickled every task, yet imported nothing of the grading (cluster_task).
+    assert not scheduler_imported(cluster.scheduler, "nbgrader")
 
 
 def test_a_worker_killed_mid_grade_leaves_its_students_to_the_other(cluster):

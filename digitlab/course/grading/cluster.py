@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from digitlab.atomic import atomic_write
-from digitlab.course.grading import gradebook
+from digitlab.course.grading import cluster_task, gradebook
 from digitlab.course.grading.autograde_servers import AutogradeServers
 from digitlab.course.grading.grade import (
     DEFAULT_TIMEOUT,
@@ -349,7 +349,7 @@ def _run(client, course: Path, assignment: str, url: str, course_id: str, timeou
     from distributed.scheduler import KilledWorker
 
     run = uuid.uuid4().hex
-    futures = {client.submit(grade_task, str(course), assignment, name, run,
+    futures = {client.submit(cluster_task.grade, str(course), assignment, name, run,
                              gradebook.shown(url), timeout, key=f"grade-{name}-{run}",
                              resources={RESOURCE: 1, course_resource(course, url): 1},
                              pure=False): name for name in names}
