@@ -1,7 +1,7 @@
 """How long `digitlab grade` takes for a class, and where one student's time goes.
 
     .venv/bin/python benchmarks/class_grading.py [--students 40] [--jobs 1 2] [--no-breakdown]
-                                                 [--dask]
+                                                 [--dask] [--rounds 1]
 
 Builds a throwaway course (the real config and notebooks), releases the assignment and
 submits a class of complete submissions: the reference solutions, every fifth with the seed's
@@ -24,8 +24,15 @@ With --dask the gradebook is a throwaway PostgreSQL server instead (a Dask clust
 share it), and after the local pool the class is graded again on a real two-worker Dask
 cluster on 127.0.0.1: a `dask scheduler` and two `digitlab worker --slots 1`, through
 `digitlab grade --scheduler` (cluster.grade_on_cluster, --force). Its line gives the same
-figures, with 2 cores; its CPU includes the workers' own (their start and Dask's traffic),
-counted once they have stopped.
+figures, with 2 cores. Its CPU is read off the cluster's process trees, so it includes the
+scheduler's and the workers' own (Dask's traffic, and the grading's Python that the pool runs
+in this process, uncounted in the pool's figure).
+
+With --rounds N every way grades the class N times, taking turns (the pool's --jobs values,
+then Dask), and a last line gives each way's best and median seconds per student per core:
+the wall times vary by several percent from run to run on shared cores, and turns spread that
+evenly. The cluster starts before the first round and serves every round, as a course's
+cluster serves run after run; it idles meanwhile (about 0.03 CPU s per second in all).
 
 Then, unless --no-breakdown, it autogrades the first student once more under cProfile (the
 same command grade_class starts) and splits that run's wall time into phases: nbgrader's
@@ -50,9 +57,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from course_builder import (  # noqa: E402 - the course tooling for tests lives in tests/
@@ -98,10 +106,28 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def tree_cpu(processes: list[subprocess.Popen]) -> float:
+    """CPU seconds so far of the processes and all their descendants, finished or not."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root = psutil.Process(process.pid)
+            for member in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = member.cpu_times()
+                    total += times.user + times.system + times.children_user + \
+                        times.children_system
+    return total
+
+
 @contextlib.contextmanager
-def two_worker_cluster(course: Path, db_url: str, logs: Path) -> Iterator[str]:
+def two_worker_cluster(course: Path, db_url: str, logs: Path
+                       ) -> Iterator[tuple[str, list[subprocess.Popen]]]:
     """A `dask scheduler` and two one-slot `digitlab worker`s on 127.0.0.1, joined; yields
-    the scheduler's address, and stops them all (and waits for them) on leaving."""
+    the scheduler's address and the processes, and stops them all (and waits for them) on
+    leaving."""
     from distributed import Client
 
     port, bin_folder = free_port(), Path(sys.executable).parent
@@ -120,7 +146,7 @@ def two_worker_cluster(course: Path, db_url: str, logs: Path) -> Iterator[str]:
                 time.sleep(2)  # the scheduler listens before the workers look for it
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
-        yield address
+        yield address, processes
     finally:
         for process in reversed(processes):  # the workers first, then the scheduler
             process.terminate()
@@ -132,8 +158,9 @@ def two_worker_cluster(course: Path, db_url: str, logs: Path) -> Iterator[str]:
 
 
 def report(what: str, result: ClassResult, cores: int, students: int, cpu: float,
-           first: float) -> None:
-    """One line of figures for one grading of the class."""
+           first: float) -> float:
+    """Print one line of figures for one grading of the class; return its seconds per
+    student per core."""
     failed = sum(student.record.status != "graded" for student in result.results)
     # A grading that fails its checks can be fast: the points show that it did not.
     points = Counter(student.score.score for student in result.results
@@ -146,6 +173,7 @@ def report(what: str, result: ClassResult, cores: int, students: int, cpu: float
           f"speed-up {first / result.seconds:.2f}x, {failed} not graded, "
           f"points {', '.join(f'{n} x {score:g}' for score, n in sorted(points.items()))}; "
           f"load average after: {load()}", flush=True)
+    return per_core
 
 
 def cumulative(stats: pstats.Stats, functions: list[tuple[str, str]]) -> float:
@@ -178,6 +206,8 @@ def main() -> None:
     parser.add_argument("--dask", action="store_true",
                         help="on a throwaway PostgreSQL gradebook, and then on a two-worker "
                              "Dask cluster on 127.0.0.1 too")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="grade the class this many times with each way, taking turns")
     args = parser.parse_args()
     os.environ.pop("DIGITLAB_DB_URL", None)  # the course's SQLite gradebook, or --dask's
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
@@ -195,20 +225,31 @@ def main() -> None:
         print(f"{args.students} submissions, {os.cpu_count()} cores, gradebook "
               f"{'PostgreSQL' if db_url else 'SQLite'}; load average (1, 5, 15 min) at the "
               f"start: {load()}", flush=True)
-        first = None
-        for jobs in args.jobs:
-            cpu = children_cpu()
-            result = grade_class(course, ASSIGNMENT, jobs=jobs, db_url=db_url)
-            first = first or result.seconds
-            report(f"local pool, --jobs {jobs}", result, min(jobs, os.cpu_count() or 1),
-                   args.students, children_cpu() - cpu, first)
-        if args.dask:
-            cpu = children_cpu()
-            with two_worker_cluster(course, db_url, Path(folder)) as scheduler:
+        first, per_core = None, defaultdict(list)
+        scheduler, cluster = (stack.enter_context(two_worker_cluster(course, db_url,
+                                                                     Path(folder)))
+                              if args.dask else (None, []))
+        for _ in range(args.rounds):
+            for jobs in args.jobs:
+                cpu = children_cpu()
+                result = grade_class(course, ASSIGNMENT, jobs=jobs, db_url=db_url)
+                first = first or result.seconds
+                what, cores = f"local pool, --jobs {jobs}", min(jobs, os.cpu_count() or 1)
+                per_core[what].append(report(what, result, cores, args.students,
+                                             children_cpu() - cpu, first))
+            if scheduler:
+                # The cluster's processes outlive the run: their CPU is read off their trees
+                # (the scheduler's and the workers' own included).
+                cpu = tree_cpu(cluster)
                 result = grade_on_cluster(course, ASSIGNMENT, scheduler, db_url=db_url,
                                           force=True)
-            report("Dask, 2 workers x 1 slot", result, 2, args.students,
-                   children_cpu() - cpu, first)
+                what = "Dask, 2 workers x 1 slot"
+                per_core[what].append(report(what, result, 2, args.students,
+                                             tree_cpu(cluster) - cpu, first))
+        if args.rounds > 1:
+            print(f"seconds per student per core over {args.rounds} rounds, best and median: "
+                  + "; ".join(f"{what} {min(figures):.2f} and {median(figures):.2f}"
+                              for what, figures in per_core.items()), flush=True)
         if args.breakdown:
             phases = breakdown(course, "student000")
             print(f"one student's autograde under cProfile, {phases.pop('total'):.1f} s "
