@@ -191,6 +191,7 @@ def serve(scheduler: str, course: Path, db_url: str, slots: int, name: str) -> N
     host = _HOST = _Host(CourseLayout(course, worker=name), db_url,
                          gradebook.worker_settings(course, db_url), SlotPool(slots), {},
                          AutogradeServers(), Counter(), threading.Lock())
+    cluster_task.grading = grade_task  # the function the tasks name calls it
 
     class StopAutogradesOnClose(WorkerPlugin):
         """A worker that loses its scheduler closes, and waits for its running tasks: kill
@@ -233,9 +234,7 @@ async def stop_run(run: str) -> list[str]:
 def grade_task(course: str, assignment: str, student: str, run: str, shown_url: str,
                timeout: float) -> tuple[GradingRecord, str | None]:
     """One student's grading on this worker: (the record, why it was retried or None)."""
-    host = _HOST
-    if host is None:
-        raise RuntimeError("this Dask worker was not started by `digitlab worker`")
+    host = _HOST  # set by serve, which set cluster_task.grading too
     layout = host.layout
     if str(layout.root) != course or gradebook.shown(host.db_url) != shown_url:
         raise RuntimeError(f"worker {layout.worker} serves {layout.root} with gradebook "
