@@ -40,6 +40,10 @@ from pathlib import Path
 
 import pytest
 
+# Before anything loads nbformat, as the `digitlab` command does: jsonschema would build an
+# IRI parser that no test uses, a third of each pytest process's collection (about 2 CPU s).
+import digitlab.course.grading.no_iri_parser  # noqa: F401, I001
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from course_builder import (  # noqa: E402

@@ -63,6 +63,13 @@ def code(source: str) -> list[str]:
     return ["-n", "1", "-r", "1", "-s", source, "pass"]
 
 
+def published(expression: str, name: str) -> str:
+    """Source that writes `expression`'s value to the file `name` whole: the test waits for
+    the file to appear, and must never read it half-written."""
+    return (f"open('{name}.partial', 'w').write({expression}); "
+            f"os.rename('{name}.partial', '{name}')")
+
+
 def test_a_run_is_the_module_run_as_main_in_the_callers_folder_and_environment(server,
                                                                               tmp_path):
     write_submission(LABELS, tmp_path / "key.csv")
@@ -97,8 +104,9 @@ def test_each_run_starts_from_the_servers_state_not_the_last_runs(server, tmp_pa
 
 def test_a_run_past_its_timeout_is_killed_with_its_group_and_the_server_goes_on(server,
                                                                               tmp_path):
-    sleeper = ("import os, subprocess, time; open('pids', 'w').write(f'{os.getpid()} "
-               "{subprocess.Popen([\"sleep\", \"600\"]).pid}'); time.sleep(600)")
+    sleeper = ("import os, subprocess, time; " + published(
+        "f'{os.getpid()} {subprocess.Popen([\"sleep\", \"600\"]).pid}'", "pids")
+        + "; time.sleep(600)")
     with open(os.devnull, "rb") as nothing, open(tmp_path / "out", "wb") as out:
         begun = time.monotonic()
         with pytest.raises(subprocess.TimeoutExpired):
@@ -108,7 +116,8 @@ def test_a_run_past_its_timeout_is_killed_with_its_group_and_the_server_goes_on(
     assert time.monotonic() - begun < 5
     # SIGKILL reaches the whole group at once, but a busy machine may take a moment to
     # schedule the grandchild's exit.
-    assert all(gone_soon(int(pid)) for pid in (tmp_path / "pids").read_text().split())
+    pids = (tmp_path / "pids").read_text().split()
+    assert len(pids) == 2 and all(gone_soon(int(pid)) for pid in pids)
     assert client(server, "timeit", *code("print('still serving')"),
                   folder=tmp_path).stdout.startswith("still serving")
 
@@ -119,16 +128,19 @@ def test_a_run_whose_caller_is_killed_is_killed_too(server, tmp_path, interrupt)
     """A cell timeout interrupts the kernel and subprocess.run kills the client: the run
     must not go on without anyone waiting for it. The client takes the interrupt even
     when it was started with SIGINT ignored, as a script's background job starts it."""
-    source = "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(600)"
+    source = "import os, time; " + published("str(os.getpid())", "pid") + "; time.sleep(600)"
     caller = subprocess.Popen(fork_client.run_command(server.socket, "timeit", code(source)),
                               cwd=tmp_path,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, interrupt))
     deadline = time.monotonic() + 30
     while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    run = int((tmp_path / "pid").read_text())
-    caller.send_signal(signal.SIGINT)  # as the kernel's interrupt reaches its group
-    assert caller.wait(timeout=10) == 128 + signal.SIGINT  # as a shell tells an interrupt
+    try:
+        run = int((tmp_path / "pid").read_text())
+    finally:  # even when the run never wrote, so that it cannot hold the server for the next test
+        caller.send_signal(signal.SIGINT)  # as the kernel's interrupt reaches its group
+        status = caller.wait(timeout=10)
+    assert status == 128 + signal.SIGINT  # as a shell tells an interrupt
     assert gone_soon(run)
 
 

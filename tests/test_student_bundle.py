@@ -90,6 +90,12 @@ def zip_text(archive: zipfile.ZipFile) -> str:
     return "\n".join(texts)
 
 
+def test_the_docs_give_the_readmes_commands(bundle):
+    docs = (Path(__file__).parents[1] / "docs" / "student-bundle.md").read_text()
+    for command in readme_commands(bundle.read(f"{TOP}/README.md").decode()):
+        assert f"```\n{command}\n```" in docs, command
+
+
 @pytest.mark.parametrize("marker", ["SOLUTION", "HIDDEN TESTS"])
 def test_the_zip_holds_no_solution_or_hidden_test(bundle, marker):
     assert leaked_lines(zip_text(bundle), marker) == []
