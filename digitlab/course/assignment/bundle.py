@@ -65,10 +65,8 @@ def student_commands(assignment: str, wheel: str) -> dict[str, str]:
     """The README's commands, run from the unpacked bundle's folder: setup (makes the venv,
     installs the wheel and opens the lab), lab (opens it again) and validate."""
     lab = f"{VENV}/bin/jupyter lab {assignment}"
-    # --no-compile: pip would otherwise compile every module of JupyterLab and its hundred
-    # dependencies (a third of the install's time); Python compiles the few the lab imports.
-    return {"setup": f"python3 -m venv {VENV} && {VENV}/bin/python -m pip install --no-compile "
-                     f"./{wheel} && {lab}",
+    return {"setup": f"python3 -m venv {VENV} && {VENV}/bin/python -m pip install ./{wheel} "
+                     f"&& {lab}",
             "lab": lab,
             "validate": f"{VENV}/bin/nbgrader validate {assignment}/*.ipynb"}
 
