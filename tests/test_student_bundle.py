@@ -47,14 +47,15 @@ def readme_commands(readme: str) -> list[str]:
 
 
 def student_environment(home: Path) -> dict[str, str]:
-    """The student's shell: no venv of ours on PATH, `true` as the browser to open, and a
+    """The student's shell: no venv of ours on PATH, Python's default of keeping compiled
+    modules (this machine's environment may turn it off), `true` as the browser to open, and a
     free port. Jupyter refuses to run as root, which CI is and no student should be: then a
     Jupyter config in `home` allows it, so the README's command stays as students run it."""
     ours = str(Path(sys.executable).parent)
     path = os.pathsep.join(part for part in os.environ["PATH"].split(os.pathsep)
                            if part != ours)
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
+                   if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
