@@ -57,6 +57,7 @@ from digitlab.course.grading.grade import (
     read_score,
     scan_integrity,
 )
+from digitlab.course.grading.stop_signals import POLL_SECONDS, StopSignals
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import GradingRecord, read_records
 from digitlab.course.sandbox.limits import GradingLimits
@@ -354,22 +355,31 @@ def _run(client, course: Path, assignment: str, url: str, course_id: str, timeou
                              pure=False): name for name in names}
     results, retried = [], {}
     try:
-        for future in as_completed(futures):
-            name = futures.pop(future)
-            try:
-                record, why = future.result()
-            except KilledWorker as error:  # it took down every worker it was given to
-                record, why = GradingRecord(name, "failed", 0.0, error=(
-                    f"every worker given it was lost ({error}): see their logs")), None
-            finally:
-                # The result lives on its worker: were that worker lost later, the scheduler
-                # would run a task still held again, and grade the student twice.
-                future.release()
-            if why:
-                retried[name] = why
-            results.append(StudentResult(record, read_score(url, course_id, assignment, record)))
-            if progress is not None:
-                progress.update(len(results), len(names), results[-1])
+        with StopSignals() as stop:
+            ready = as_completed(futures)
+            while not ready.is_empty():
+                finished = ready.next_batch(block=False)
+                stop.check()
+                if not finished:
+                    time.sleep(POLL_SECONDS)
+                for future in finished:
+                    name = futures.pop(future)
+                    try:
+                        record, why = future.result()
+                    except KilledWorker as error:  # it took down every worker it was given to
+                        record, why = GradingRecord(name, "failed", 0.0, error=(
+                            f"every worker given it was lost ({error}): see their logs")), None
+                    finally:
+                        # The result lives on its worker: were that worker lost later, the
+                        # scheduler would run a task still held again, and grade the student
+                        # twice.
+                        future.release()
+                    if why:
+                        retried[name] = why
+                    results.append(StudentResult(record, read_score(url, course_id, assignment,
+                                                                    record)))
+                    if progress is not None:
+                        progress.update(len(results), len(names), results[-1])
     except BaseException as error:  # Ctrl+C, kill, the scheduler lost
         raise _stopped(client, list(futures), course, assignment, names, run,
                        error) from error

@@ -47,7 +47,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -56,6 +56,7 @@ from digitlab.atomic import atomic_write
 from digitlab.course.grading import gradebook
 from digitlab.course.grading.autograde_servers import AutogradeServers
 from digitlab.course.grading.integrity import Finding, read_notebook, scan_class
+from digitlab.course.grading.stop_signals import POLL_SECONDS, StopSignals
 from digitlab.course.layout import CourseLayout
 from digitlab.course.records import EVENTS_VARIABLE, GradingRecord, read_events
 from digitlab.course.sandbox import fork_client, fork_server
@@ -445,11 +446,17 @@ def grade_class(course: str | Path, assignment: str, *, jobs: int, db_url: str |
     try:
         futures = [pool.submit(grade_student, layout, assignment, name, worker, timeout,
                                processes, slots) for name in names]
-        for future in as_completed(futures):
-            record = future.result()
-            results.append(StudentResult(record, read_score(url, course_id, assignment, record)))
-            if progress is not None:
-                progress.update(len(results), len(names), results[-1])
+        with StopSignals() as stop:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, POLL_SECONDS, FIRST_COMPLETED)
+                stop.check()
+                for future in finished:
+                    record = future.result()
+                    results.append(StudentResult(record, read_score(url, course_id, assignment,
+                                                                    record)))
+                    if progress is not None:
+                        progress.update(len(results), len(names), results[-1])
     except BaseException:  # Ctrl+C included: no autograde may outlive the run
         pool.shutdown(wait=False, cancel_futures=True)
         processes.stop()
