@@ -78,10 +78,9 @@ GRADING_FIXTURES = ("graded_course",)
 # the rest, short, follow in pytest's order and fill the end evenly. test_report makes
 # graded_course (see its fixture); its other readers, short now that they grade nothing of
 # their own, are in the rest, so that they find it made and never wait for it.
-LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_class",
-           "test_report", "test_hub", "test_grade_class", "test_grading_budget",
-           "test_autograde_server", "test_rubrics", "test_verify_outside", "test_grading_umask",
-           "test_panel_runs")
+LONGEST = ("test_hub", "test_nbgrader_pipeline", "test_dask_grading", "test_adversarial_class",
+           "test_grade_class", "test_report", "test_autograde_server", "test_grading_budget",
+           "test_rubrics", "test_verify_outside", "test_grading_umask", "test_panel_runs")
 LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
 
 
