@@ -1,23 +1,21 @@
 """Shared fixtures, tests/ on sys.path so tests can import reference.py (the correct
 backward that never ships in the package), and how the suite shares its work.
 
-pyproject.toml runs the suite on three workers (`-n 3 --dist loadscope`): each module runs
+pyproject.toml runs the suite on two workers (`-n 2 --dist loadscope`): each module runs
 whole on one worker, so its module-scoped fixtures (a class grading, say) are made once.
-Three on two cores, because many modules spend much of their time waiting (for a timeout, a
-server, a browser): a third worker computes meanwhile. The workers take the modules in this
-order (pytest_collection_modifyitems):
+The workers take the modules in this order (pytest_collection_modifyitems):
 
 1. ALONE (test_sandbox) holds the grading users alone: it asserts which user its sandbox
    gets and claims every one. It waits at the gate for the modules grading, and none starts
    while it runs (grading_users).
-2. BESIDE_ALONE, modules that never use the grading users, take no lock: the other workers
-   run them meanwhile, so that they do not wait at the gate. Together they last longer than
-   ALONE on both of them.
+2. BESIDE_ALONE, modules that never use the grading users, take no lock: the other worker
+   runs them meanwhile, so that it does not wait at the gate. Together they last about as
+   long as ALONE.
 3. LONGEST, longest first, then the rest in pytest's order: the short ones fill the end.
    Each of these holds the grading users shared while it runs (each sandbox claims a free
    user), whether it grades or not.
 
-Work shared between modules, made once per run for all workers (made_once):
+Work shared between modules, made once per run for both workers (made_once):
 generated_course, the course after `nbgrader generate_assignment`, which every module that
 grades copies (course_builder.copy_generated) rather than generating its own; graded_course,
 the report class after one `nbgrader autograde` (test_report, test_lms_export,
@@ -65,21 +63,21 @@ import digitlab  # noqa: E402 - after the path, like every test module
 # The modules that hold the grading users alone (see the module's docstring).
 ALONE = ("test_sandbox",)
 # Modules that never use the grading users: no nbgrader autograde, no `digitlab grade`, no
-# Sandbox, kernel or fork server of a grading, no graded_course. The other workers run them,
-# without a lock, while ALONE holds the users: longest first, together longer than ALONE on
-# two workers (measured on two workers: test_sandbox 61 s; these 74, 65, 57, 22, 18, 7, 4, 4,
-# 4, 4, 2 s), so that no worker waits at the gate.
-BESIDE_ALONE = ("test_student_bundle", "test_preview", "test_browser_lab", "test_quoted_figures",
-                "test_backward_check", "test_plots", "test_leaderboard", "test_dev_commands",
-                "test_widgets_seeds", "test_widgets_learning_rate", "test_widgets_depth")
+# Sandbox, kernel or fork server of a grading, no graded_course. The other worker runs them,
+# without a lock, while ALONE holds the users: longest first, together about as long as
+# ALONE (measured beside it: test_sandbox 71 s; these 28, 14, 6, 6, 5, 4, 3, 1 s).
+BESIDE_ALONE = ("test_quoted_figures", "test_backward_check", "test_leaderboard", "test_plots",
+                "test_dev_commands", "test_widgets_seeds", "test_widgets_learning_rate",
+                "test_widgets_depth")
 # Fixtures that grade: a BESIDE_ALONE module using one would wait for ALONE's end.
 GRADING_FIXTURES = ("graded_course",)
 # The modules that run longest (more than about 15 s), started next in this order, so that
 # the rest, short, follow in pytest's order and fill the end evenly. test_report makes
 # graded_course (see its fixture); its other readers, short now that they grade nothing of
 # their own, are in the rest, so that they find it made and never wait for it.
-LONGEST = ("test_hub", "test_nbgrader_pipeline", "test_dask_grading", "test_adversarial_class",
-           "test_grade_class", "test_report", "test_autograde_server", "test_grading_budget",
+LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_class",
+           "test_report", "test_hub", "test_grade_class", "test_grading_budget",
+           "test_preview", "test_autograde_server", "test_student_bundle", "test_browser_lab",
            "test_rubrics", "test_verify_outside", "test_grading_umask", "test_panel_runs")
 LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
 
