@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 POLL_SECONDS = 0.25  # the longest a dropped Ctrl+C or kill waits to be taken again
@@ -29,7 +30,7 @@ class StopSignals:
     nothing."""
 
     def __init__(self) -> None:
-        self._handlers: dict[int, signal.Handlers | object] = {}
+        self._handlers: dict[int, Callable[[int, FrameType | None], object]] = {}
         self._taken: int | None = None
 
     def __enter__(self) -> StopSignals:
