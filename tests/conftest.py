@@ -3,17 +3,10 @@ backward that never ships in the package), and how the suite shares its work.
 
 pyproject.toml runs the suite on two workers (`-n 2 --dist loadscope`): each module runs
 whole on one worker, so its module-scoped fixtures (a class grading, say) are made once.
-The workers take the modules in this order (pytest_collection_modifyitems):
-
-1. ALONE (test_sandbox) holds the grading users alone: it asserts which user its sandbox
-   gets and claims every one. It waits at the gate for the modules grading, and none starts
-   while it runs (grading_users).
-2. BESIDE_ALONE, modules that never use the grading users, take no lock: the other worker
-   runs them meanwhile, so that it does not wait at the gate. Together they last about as
-   long as ALONE.
-3. LONGEST, longest first, then the rest in pytest's order: the short ones fill the end.
-   Each of these holds the grading users shared while it runs (each sandbox claims a free
-   user), whether it grades or not.
+The workers take the modules LONGEST first, in that order, then the rest in pytest's order:
+the short ones fill the end evenly (pytest_collection_modifyitems). Nothing holds the
+grading users between modules: each sandbox claims a free one, and test_sandbox, which
+asserts which user each of its sandboxes gets, has users of its own (its USERS).
 
 Work shared between modules, made once per run for both workers (made_once):
 generated_course, the course after `nbgrader generate_assignment`, which every module that
@@ -25,7 +18,6 @@ graded_course when the report class holds the students it needs (copying it firs
 changes it) rather than grading one of its own: each grading costs half a minute or more.
 """
 
-import contextlib
 import fcntl
 import json
 import os
@@ -34,8 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,26 +51,20 @@ from course_builder import (  # noqa: E402
 
 import digitlab  # noqa: E402 - after the path, like every test module
 
-# The modules that hold the grading users alone (see the module's docstring).
-ALONE = ("test_sandbox",)
-# Modules that never use the grading users: no nbgrader autograde, no `digitlab grade`, no
-# Sandbox, kernel or fork server of a grading, no graded_course. The other worker runs them,
-# without a lock, while ALONE holds the users: longest first, together about as long as
-# ALONE (measured beside it: test_sandbox 71 s; these 28, 14, 6, 6, 5, 4, 3, 1 s).
-BESIDE_ALONE = ("test_quoted_figures", "test_backward_check", "test_leaderboard", "test_plots",
-                "test_dev_commands", "test_widgets_seeds", "test_widgets_learning_rate",
-                "test_widgets_depth")
-# Fixtures that grade: a BESIDE_ALONE module using one would wait for ALONE's end.
-GRADING_FIXTURES = ("graded_course",)
-# The modules that run longest (more than about 15 s), started next in this order, so that
-# the rest, short, follow in pytest's order and fill the end evenly. test_report makes
-# graded_course (see its fixture); its other readers, short now that they grade nothing of
-# their own, are in the rest, so that they find it made and never wait for it.
-LONGEST = ("test_dask_grading", "test_nbgrader_pipeline", "test_adversarial_class",
-           "test_report", "test_hub", "test_grade_class", "test_grading_budget",
-           "test_preview", "test_autograde_server", "test_student_bundle", "test_browser_lab",
-           "test_rubrics", "test_verify_outside", "test_grading_umask", "test_panel_runs")
-LOCKS = Path(tempfile.gettempdir()) / f"digitlab-tests-{os.geteuid()}"
+# The modules that run longest (5 s or more on a machine where the suite takes 400 s),
+# started first in this order, so that the rest, short, follow in pytest's order and
+# fill the end evenly. test_sandbox waits on the clock much of its time (its sleeping and
+# stuck kernels): second, beside test_dask_grading's two busy workers, and done before
+# test_adversarial_class, whose spinner must get half a core to reach its CPU limit before
+# its wall limit. test_report makes graded_course (see its fixture); its other readers,
+# short now that they grade nothing of their own, are in the rest, so that they find it
+# made and never wait for it.
+LONGEST = ("test_dask_grading", "test_sandbox", "test_nbgrader_pipeline",
+           "test_adversarial_class", "test_report", "test_hub", "test_grade_class",
+           "test_grading_budget", "test_preview", "test_autograde_server",
+           "test_student_bundle", "test_browser_lab", "test_rubrics", "test_quoted_figures",
+           "test_verify_outside", "test_backward_check", "test_grading_umask",
+           "test_panel_runs")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,48 +76,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        grading = set(GRADING_FIXTURES) & set(getattr(item, "fixturenames", ()))
-        if item.path.stem in BESIDE_ALONE and grading:
-            raise pytest.UsageError(
-                f"{item.nodeid} uses {', '.join(sorted(grading))}, which grades, but its module "
-                "is in tests/conftest.py's BESIDE_ALONE, which must never use the grading users: "
-                "take the module out of BESIDE_ALONE or the test out of the module")
-    first = [*ALONE, *BESIDE_ALONE, *LONGEST]
-
     def rank(item: pytest.Item) -> int:
         module = item.path.stem
-        return first.index(module) if module in first else len(first)
+        return LONGEST.index(module) if module in LONGEST else len(LONGEST)
 
     items.sort(key=rank)  # stable: within a module, pytest's order stays
-
-
-@contextlib.contextmanager
-def grading_users(alone: bool = False, *, at_gate: bool = True) -> Iterator[None]:
-    """Hold the grading users, shared with the other worker's modules or alone.
-
-    A module waiting to be alone holds the gate, so no new module starts beside it while it
-    waits for those already running. at_gate=False is for a grading inside a module that
-    already holds them shared (passing the gate there could wait on the very module).
-    """
-    LOCKS.mkdir(mode=0o700, exist_ok=True)
-    with open(LOCKS / "gate", "a") as gate, open(LOCKS / "users", "a") as users:
-        if at_gate:
-            fcntl.flock(gate, fcntl.LOCK_EX)
-        fcntl.flock(users, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        if not alone:
-            fcntl.flock(gate, fcntl.LOCK_UN)
-        yield  # closing the files releases both locks
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _module_grading_users(request) -> Iterator[None]:
-    """Every module but BESIDE_ALONE holds the grading users while it runs (see
-    grading_users)."""
-    module = request.module.__name__
-    with (contextlib.nullcontext() if module in BESIDE_ALONE
-          else grading_users(alone=module in ALONE)):
-        yield
 
 
 @pytest.fixture(scope="session")
@@ -222,9 +170,7 @@ def source_preview(tmp_path_factory) -> tuple[subprocess.CompletedProcess, str, 
 def _autograde_report_course(course: Path) -> str:
     """Autograde the report class in place; the tree_digest of submitted/ before it."""
     before = tree_digest(course / "submitted")
-    # Session-scoped, so made before its module's users are held: it holds them itself.
-    with grading_users(at_gate=False):
-        result = nbgrader(course, "autograde", ASSIGNMENT, check=False)
+    result = nbgrader(course, "autograde", ASSIGNMENT, check=False)
     # nbgrader 0.9.6 cannot grade a corrupt notebook, and says so (`digitlab grade` leaves
     # such a notebook out of its staged copy instead). A duplicated test cell is graded.
     failed = set(re.findall(r"error processing assignment '[^']+' for student '(\w+)'",

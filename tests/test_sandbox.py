@@ -39,11 +39,14 @@ from digitlab.course.sandbox.process_tree import processes_of
 from digitlab.course.sandbox.sandbox import Sandbox, check_ready, sandbox
 from digitlab.student import NOTEBOOK_01, code_digest
 
-# Another grader on the same machine (a colleague's `digitlab grade`) uses the low slots; the
-# clean-up kills every process of the slot user, so these tests keep to their own slot.
-SLOT = 4
+# The tests' own grading users, USERS-1 and USERS-2 (.ci/run makes them), in slot 2. The
+# clean-up kills every process of the slot user, and the tests assert which user each of
+# their sandboxes gets: so no other grading (the other test worker's, a colleague's `digitlab
+# grade`) may take them, and these tests take no other.
+USERS = "digitlab-sandbox-test"
+SLOT = 2
 SMALL = {"cpu_seconds": 5, "notebook_wall_seconds": 20, "memory_bytes": 512 * MiB,
-         "processes": 32, "output_bytes": 64 * 1024}
+         "processes": 32, "output_bytes": 64 * 1024, "user": USERS}
 IGNORE_INTERRUPTS = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
 
 
@@ -53,12 +56,16 @@ def as_root(monkeypatch, tmp_path):
     require_root("the grading sandbox needs root (user switch, cgroups, network namespace)")
     monkeypatch.setenv(SLOT_VARIABLE, str(SLOT))
     monkeypatch.setenv(EVENTS_VARIABLE, str(tmp_path / "events.jsonl"))
-    stoppers, weaknesses = check_ready(GradingLimits(), SLOT)
+    stoppers, weaknesses = check_ready(GradingLimits(user=USERS), SLOT)
     assert not stoppers and not weaknesses, (stoppers, weaknesses)
 
 
+def slot_user(slot: int = SLOT) -> str:
+    return GradingLimits(user=USERS).slot_user(slot)
+
+
 def slot_uid() -> int:
-    return pwd.getpwnam(GradingLimits().slot_user(SLOT)).pw_uid
+    return pwd.getpwnam(slot_user()).pw_uid
 
 
 def grade(tmp_path, *sources: str | NotebookNode, timeout: int = 30, **limits):
@@ -365,9 +372,9 @@ def test_graders_never_share_a_user():
     free users one each, and once every user is busy, the next waits and says so."""
     existing = {user.pw_name for user in pwd.getpwall()}
     users = list(itertools.takewhile(existing.__contains__, (
-        GradingLimits().slot_user(slot) for slot in itertools.count(1))))
+        slot_user(slot) for slot in itertools.count(1))))
     busy = [Sandbox(GradingLimits(**SMALL)) for _ in users]
-    assert busy[0].account.pw_name == GradingLimits().slot_user(SLOT)
+    assert busy[0].account.pw_name == slot_user()
     assert sorted(box.account.pw_name for box in busy) == users
     waiting, made = threading.Event(), []
 
@@ -385,7 +392,7 @@ def test_graders_never_share_a_user():
         assert made == [] and late.is_alive()
         busy.pop(0).close()
         late.join(timeout=30)
-        assert [box.account.pw_name for box in made] == [GradingLimits().slot_user(SLOT)]
+        assert [box.account.pw_name for box in made] == [slot_user()]
     finally:
         logging.getLogger("digitlab.course.sandbox.sandbox").removeHandler(handler)
         for box in busy + made:
