@@ -77,3 +77,25 @@ def test_the_readme_opens_with_the_two_commands():
     first_block = README.read_text().split("```")[1]
     commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
     assert commands == ["python3 dev.py lab", "python3 dev.py test"]
+
+
+def ci_users() -> dict[str, tuple[int, int]]:
+    """{user family: (first, last number)} of the system users .ci/run makes, from its loop
+    `for user in digitlab-grader-{1..6} ...; do`."""
+    loop = re.search(r"^for user in (.+); do$", (ROOT / ".ci" / "run").read_text(), re.M)
+    assert loop, ".ci/run has no `for user in ...; do` loop"
+    ranges = [re.fullmatch(r"([\w-]+)-\{(\d+)\.\.(\d+)\}", word) for word in loop[1].split()]
+    assert all(ranges), loop[1]
+    return {found[1]: (int(found[2]), int(found[3])) for found in ranges}
+
+
+def test_the_contributing_guide_names_the_users_ci_makes():
+    from test_sandbox import SLOT, USERS  # the sandbox tests' own users, slots 1 to SLOT
+
+    users = ci_users()
+    assert users[USERS] == (1, SLOT)
+    assert users["digitlab-grader"] == (1, 6)
+    guide = " ".join((ROOT / "docs" / "contributing.md").read_text().split())
+    assert ("the grading users `digitlab-grader-1` to `-6` (the suite grades up to six "
+            "kernels at once) and the sandbox tests' own two, `digitlab-sandbox-test-1` and "
+            "`-2`") in guide
