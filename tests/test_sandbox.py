@@ -153,7 +153,7 @@ def test_a_cpu_loop_that_ignores_interrupts_dies_of_cpu_time(tmp_path):
 def test_a_cpu_loop_that_ignores_the_timeouts_interrupt_is_left_to_its_cpu_time(tmp_path):
     """The cell times out long before its CPU time is spent, and ignores the interrupt; but it
     computes, so it is not stopped at once: its CPU limit stops it, as one that never timed
-    out. The kernel is reniced, and on a busy machine gets a tenth of a core: the cells
+    out. On a busy machine the kernel may get a tenth of a core or less: the cells
     waiting behind it (about 8 s each: the timeout, nbclient's wait for the idle and the
     kernel_info request) give it 90 s, for its 10 s of CPU time."""
     begun = time.monotonic()
